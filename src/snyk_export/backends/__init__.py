@@ -1,0 +1,1 @@
+"""Interchangeable backends for metadata and analytics (DuckDB, PostgreSQL)."""

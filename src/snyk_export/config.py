@@ -1,0 +1,188 @@
+"""Settings of the service, from the environment, a config file and defaults.
+
+Each setting is read, in order, from a command-line flag, the environment
+variable ``SNYK_EXPORT_<NAME>``, the TOML file named by ``SNYK_EXPORT_CONFIG``
+(keys are the setting names) and finally its default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snyk_export.errors import ConfigurationError
+
+ENV_PREFIX = "SNYK_EXPORT_"
+MIB = 1024 * 1024
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.strip().lower() in ("", "none", "null", "off") else int(text)
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def _setting(default: Any, doc: str, parse: Callable[[str], Any] = str) -> Any:
+    return field(default=default, metadata={"doc": doc, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service; see ``snyk-export serve --help``."""
+
+    data_dir: Path = _setting(
+        Path("data"), "Directory for the database, results and keys.", Path
+    )
+    host: str = _setting("127.0.0.1", "Address the HTTP server binds to.")
+    port: int = _setting(8000, "Port the HTTP server listens on.", int)
+    base_path: str = _setting("/rest", "Path prefix of the API.")
+    public_base_url: str | None = _setting(
+        None, "Origin used in download links (default: http://HOST:PORT)."
+    )
+    database_url: str | None = _setting(
+        None, "Database (default: DuckDB file DATA_DIR/snyk-export.duckdb)."
+    )
+    signing_keys: str | None = _setting(
+        None,
+        "Hex signing keys, newest first, comma-separated "
+        "(default: DATA_DIR/signing.key, created on first start).",
+    )
+    max_request_bytes: int = _setting(MIB, "Largest accepted request body.", int)
+    allow_missing_date_filter: bool = _setting(
+        False, "Accept exports without a date filter, as unbounded.", _bool
+    )
+    poll_hint_seconds: int = _setting(10, "retry-after sent with 202 responses.", int)
+    workers: int = _setting(2, "Export jobs run at the same time.", int)
+    max_rows_per_file: int = _setting(100_000, "Data rows per result file.", int)
+    max_bytes_per_file: int = _setting(16 * MIB, "Bytes per result file.", int)
+    empty_export_file: bool = _setting(
+        False, "Give empty exports one header-only file instead of none.", _bool
+    )
+    export_post_limit: int | None = _setting(
+        20,
+        "Accepted exports per credential and scope per window (none: off).",
+        _optional_int,
+    )
+    export_post_window_seconds: int = _setting(
+        3600, "Window of export_post_limit.", int
+    )
+    request_limit: int | None = _setting(
+        1620, "API requests per credential per window (none: off).", _optional_int
+    )
+    request_window_seconds: int = _setting(60, "Window of request_limit.", int)
+    retention_seconds: int = _setting(
+        259_200, "How long finished exports are kept.", int
+    )
+    max_url_expiration_seconds: int = _setting(
+        3600, "Upper bound of download link lifetimes.", int
+    )
+    sweep_interval_seconds: int = _setting(
+        60, "How often expired exports are purged.", int
+    )
+    job_max_attempts: int = _setting(3, "Runs of a job before it is ERRORED.", int)
+    duckdb_memory_limit: str = _setting(
+        "256MB", "Memory DuckDB may use before spilling to disk."
+    )
+    duckdb_threads: int | None = _setting(
+        None, "Threads DuckDB uses (default: one per core).", _optional_int
+    )
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if shown["signing_keys"]:
+            shown["signing_keys"] = "<hidden>"
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @property
+    def origin(self) -> str:
+        """The externally visible origin of download links."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def database_path(self) -> Path:
+        if self.database_url and self.database_url.startswith("duckdb:"):
+            return Path(self.database_url.removeprefix("duckdb:").removeprefix("//"))
+        return self.data_dir / "snyk-export.duckdb"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+
+def env_name(setting: str) -> str:
+    return ENV_PREFIX + setting.upper()
+
+
+def setting_doc(setting: str) -> str:
+    """The help text of a setting, naming its environment variable."""
+    spec = {f.name: f for f in dataclasses.fields(Settings)}[setting]
+    return f"{spec.metadata['doc']} [env {env_name(setting)}]"
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from flags (``overrides``), the environment, a file, defaults."""
+    environ = os.environ if environ is None else environ
+    from_file = _read_file(environ.get(ENV_PREFIX + "CONFIG"))
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(Settings):
+        parse = spec.metadata["parse"]
+        if overrides and overrides.get(spec.name) is not None:
+            raw = overrides[spec.name]
+            values[spec.name] = _parse(spec.name, parse, raw) if isinstance(raw, str) else raw
+        elif env_name(spec.name) in environ:
+            values[spec.name] = _parse(spec.name, parse, environ[env_name(spec.name)])
+        elif spec.name in from_file:
+            raw = from_file[spec.name]
+            values[spec.name] = (
+                _parse(spec.name, parse, raw) if isinstance(raw, str) else raw
+            )
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _parse(name: str, parse: Callable[[str], Any], text: str) -> Any:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"setting {name}: {exc}") from exc
+
+
+def _read_file(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+
+
+def _check(settings: Settings) -> None:
+    if not settings.base_path.startswith("/") or settings.base_path.endswith("/"):
+        raise ConfigurationError("base_path must start with '/' and not end with it")
+    if settings.workers < 1:
+        raise ConfigurationError("workers must be at least 1")
+    if settings.max_rows_per_file < 1 or settings.max_bytes_per_file < 1024:
+        raise ConfigurationError(
+            "max_rows_per_file >= 1 and max_bytes_per_file >= 1024"
+        )
+    if not 1 <= settings.max_url_expiration_seconds <= 3600:
+        raise ConfigurationError("max_url_expiration_seconds must be within 1..3600")
