@@ -199,12 +199,12 @@ def _url_expiration(raw: object) -> int:
     pointer = f"{_ATTRIBUTES}/url_expiration_seconds"
     if is_absent(raw):
         return DEFAULT_URL_EXPIRATION_SECONDS
-    integral = isinstance(raw, int) or (isinstance(raw, float) and raw.is_integer())
-    if isinstance(raw, bool) or not integral:
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # a JSON number with no fractional part, such as 3600.0
+    if isinstance(raw, bool) or not isinstance(raw, int):
         raise BadRequest("'url_expiration_seconds' must be an integer", pointer=pointer)
-    seconds = int(raw)  # type: ignore[arg-type]
-    if not 0 <= seconds <= 3600:
+    if not 0 <= raw <= 3600:
         raise BadRequest(
             "'url_expiration_seconds' must be between 0 and 3600", pointer=pointer
         )
-    return seconds or DEFAULT_URL_EXPIRATION_SECONDS
+    return raw or DEFAULT_URL_EXPIRATION_SECONDS

@@ -6,13 +6,13 @@ import re
 import uuid
 
 _UUID = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 
 
 def canonical_uuid(text: str) -> str | None:
     """``text`` as a lowercase canonical UUID, or None if it is not one."""
-    return text.lower() if _UUID.match(text) else None
+    return text.lower() if _UUID.fullmatch(text) else None
 
 
 def new_export_id() -> str:
