@@ -335,7 +335,8 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        allow = (exc.headers or {}).get("Allow", "")
+        methods = (exc.headers or {}).get("Allow", "").split(", ")
+        allow = ", ".join(sorted(m for m in methods if m))
         error: ApiError = MethodNotAllowed(
             f"method {request.method} is not allowed here", headers={"allow": allow}
         )

@@ -131,7 +131,7 @@ def authorize(
     ) is not None
     member, grants = _grants(backend, credential, scope, scope_id)
     if not exists or not member:
-        raise NotFound(f"{scope} {scope_id} not found")
+        raise NotFound(f"{scope} not found")
     needed = ORG_REPORT_READ if scope == "org" else GROUP_REPORT_READ
     if needed not in grants:
         raise Forbidden(f"the token lacks the permission {needed} on this {scope}")

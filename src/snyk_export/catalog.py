@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 ColumnType = Literal[
     "string", "integer", "number", "boolean", "timestamp", "date", "array", "json"
@@ -84,7 +84,7 @@ class Dataset:
         return None
 
 
-def _load_dataset(name: str, raw: dict[str, object]) -> Dataset:
+def _load_dataset(name: str, raw: dict[str, Any]) -> Dataset:
     columns = tuple(
         Column(
             name=c["name"],
@@ -93,7 +93,7 @@ def _load_dataset(name: str, raw: dict[str, object]) -> Dataset:
             values_closed=bool(c.get("values_closed", False)),
             format=c.get("format"),
         )
-        for c in raw["columns"]  # type: ignore[attr-defined]
+        for c in raw["columns"]
     )
     filters = tuple(
         FilterSpec(
@@ -106,18 +106,18 @@ def _load_dataset(name: str, raw: dict[str, object]) -> Dataset:
             allowed_values=tuple(f.get("allowed_values", ())),
             normalize=f.get("normalize"),
         )
-        for f in raw["filters"]  # type: ignore[attr-defined]
+        for f in raw["filters"]
     )
     return Dataset(
         name=name,
         summary=str(raw["summary"]),
         columns=columns,
         filters=filters,
-        scope_columns=dict(raw["scope_columns"]),  # type: ignore[call-overload]
-        required_date_filter=tuple(raw["required_date_filter"]),  # type: ignore[call-overload]
-        deletion_columns=tuple(raw["deletion_columns"]),  # type: ignore[call-overload]
-        monitoring_columns=tuple(raw["monitoring_columns"]),  # type: ignore[call-overload]
-        order_by=tuple(raw["order_by"]),  # type: ignore[call-overload]
+        scope_columns=dict(raw["scope_columns"]),
+        required_date_filter=tuple(raw["required_date_filter"]),
+        deletion_columns=tuple(raw["deletion_columns"]),
+        monitoring_columns=tuple(raw["monitoring_columns"]),
+        order_by=tuple(raw["order_by"]),
     )
 
 

@@ -76,7 +76,8 @@ Try it:
   curl -s -X POST "$API/groups/{group}/export?version={version}" \\
     -H "Authorization: token $GROUP_TOKEN" \\
     -H "Content-Type: application/vnd.api+json" \\
-    -d '{{"data":{{"type":"resource","attributes":{{"dataset":"issues","formats":["csv"],
+    -d '{{"data":{{"type":"resource","attributes":{{
+         "dataset":"issues","formats":["csv"],
          "columns":["ISSUE_SEVERITY","PROBLEM_TITLE","ISSUE_STATUS","FIRST_INTRODUCED"],
          "filters":{{"introduced":{{"from":"2025-01-01T00:00:00Z"}}}}}}}}}}'
   # then, with the id from the answer:

@@ -145,7 +145,9 @@ def load_settings(
         parse = spec.metadata["parse"]
         if overrides and overrides.get(spec.name) is not None:
             raw = overrides[spec.name]
-            values[spec.name] = _parse(spec.name, parse, raw) if isinstance(raw, str) else raw
+            values[spec.name] = (
+                _parse(spec.name, parse, raw) if isinstance(raw, str) else raw
+            )
         elif env_name(spec.name) in environ:
             values[spec.name] = _parse(spec.name, parse, environ[env_name(spec.name)])
         elif spec.name in from_file:

@@ -12,6 +12,7 @@ from snyk_export.app import Surface, build_app
 from snyk_export.backends.duckdb import DuckDBBackend
 from snyk_export.config import Settings
 from snyk_export.definition import CreateOptions
+from snyk_export.errors import ConfigurationError
 from snyk_export.parts import PartLimits
 from snyk_export.ratelimit import SlidingWindowLimiter
 from snyk_export.runner import Runner
@@ -25,6 +26,12 @@ logger = logging.getLogger(__name__)
 
 def open_backend(settings: Settings) -> DuckDBBackend:
     """The backend named by the settings, its schema up to date."""
+    url = settings.database_url
+    if url and not url.startswith("duckdb:"):
+        raise ConfigurationError(
+            f"unsupported database_url {url.split(':', 1)[0]}:...; this version "
+            "stores everything in DuckDB (duckdb:PATH or unset)"
+        )
     backend = DuckDBBackend(
         settings.database_path,
         memory_limit=settings.duckdb_memory_limit,

@@ -299,7 +299,7 @@ class DuckDBBackend:
                 if len(rows) >= limit:
                     oldest = rows[len(rows) - limit][0].replace(tzinfo=dt.UTC)
                     leaves = oldest + dt.timedelta(seconds=window_seconds)
-                    return (leaves - export.created).total_seconds()
+                    return float((leaves - export.created).total_seconds())
             self._insert_export(cursor, export)
         return None
 

@@ -57,6 +57,8 @@ class LocalStorage:
 
     def publish(self, export_id: str, parts: list[Part]) -> None:
         directory = self._directory(export_id)
+        if not parts:
+            return
         for part in parts:
             os.replace(directory / (_TEMP_PREFIX + part.name), directory / part.name)
         descriptor = os.open(directory, os.O_RDONLY)
