@@ -1,0 +1,160 @@
+"""A real server on a random local port, with real data and tokens, for tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from snyk_export.backends.base import Group, Org
+from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.catalog import datasets
+from snyk_export.config import load_settings
+from snyk_export.demo_data import DemoSizes, DemoTenant, build_tenant, generate
+from snyk_export.server import Service, assemble, open_backend
+from snyk_export.tenancy import create_group, create_org, create_token
+
+VERSION = "2024-10-15"
+AS_OF = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+SMALL = DemoSizes(issues=3000, usage=1500, pr_checks=800, projects=60, integrations=6)
+
+
+@dataclass
+class LiveServer:
+    """A server running in this process on a random port, with its tenant."""
+
+    origin: str
+    service: Service
+    tenant: DemoTenant
+    tokens: dict[str, str]
+    other_org_id: str
+    other_group_id: str
+    _server: uvicorn.Server
+    _thread: threading.Thread
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    @property
+    def api(self) -> str:
+        return self.origin + self.service.settings.base_path
+
+    @property
+    def backend(self) -> DuckDBBackend:
+        return self.service.backend
+
+    def client(self, token: str | None = "group", **kwargs: Any) -> httpx.Client:
+        """A client of the API, authenticated with one of the fixture's tokens."""
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"token {self.tokens.get(token, token)}"
+        client = httpx.Client(base_url=self.api, headers=headers, timeout=30, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows straight from the server's database, for comparison."""
+        return self.backend._fetchall(sql, params)
+
+    def stop(self) -> None:
+        for client in self.clients:
+            client.close()
+        self._server.should_exit = True
+        self._thread.join(10)
+        self.service.close()
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def seed_data(backend: DuckDBBackend, sizes: DemoSizes, seed: int = 7) -> DemoTenant:
+    tenant = build_tenant(seed)
+    backend.create_group(Group(tenant.group_id, tenant.group_name, tenant.group_slug))
+    for org in tenant.orgs:
+        backend.create_org(Org(org.id, org.name, org.slug, tenant.group_id))
+    for name in datasets():
+        backend.load_batches(name, generate(name, tenant, sizes, seed=seed, now=AS_OF))
+    return tenant
+
+
+def seed_tokens(
+    backend: DuckDBBackend, tenant: DemoTenant
+) -> tuple[dict[str, str], str, str]:
+    other_group = create_group(backend, "Elsewhere")
+    other_org = create_org(backend, "Elsewhere Org", other_group.id)
+    lone_org = create_org(backend, "Lone Org", None)
+    org0 = tenant.orgs[0].id
+    roles = {
+        "group": [f"group_viewer:{tenant.group_id}"],
+        "group_admin": [f"group_admin:{tenant.group_id}"],
+        "group_member": [f"group_member:{tenant.group_id}"],
+        "org": [f"org_collaborator:{org0}"],
+        "org_member": [f"org_member:{org0}"],
+        "other": [f"group_viewer:{other_group.id}"],
+        "lone": [f"org_admin:{lone_org.id}"],
+    }
+    tokens = {
+        name: create_token(backend, name, bindings)[1]
+        for name, bindings in roles.items()
+    }
+    _expired, tokens["expired"] = create_token(
+        backend, "expired", roles["group"], expires_in=dt.timedelta(microseconds=1)
+    )
+    revoked, tokens["revoked"] = create_token(backend, "revoked", roles["group"])
+    backend.revoke_credential(revoked.id, dt.datetime.now(dt.UTC))
+    return tokens, other_org.id, other_group.id
+
+
+def start_live_server(
+    data_dir: Path, sizes: DemoSizes = SMALL, **overrides: Any
+) -> LiveServer:
+    """Start a real server on 127.0.0.1 with seeded data and tokens."""
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    defaults: dict[str, Any] = {
+        "data_dir": data_dir,
+        "port": port,
+        "public_base_url": f"http://127.0.0.1:{port}",
+        "sweep_interval_seconds": 1,
+    }
+    settings = load_settings({**defaults, **overrides}, environ={})
+    backend = open_backend(settings)
+    tenant = seed_data(backend, sizes)
+    tokens, other_org, other_group = seed_tokens(backend, tenant)
+    service = assemble(settings, backend)
+    service.runner.start()
+    config = uvicorn.Config(
+        service.app, log_config=None, access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return LiveServer(
+        f"http://127.0.0.1:{port}",
+        service,
+        tenant,
+        tokens,
+        other_org,
+        other_group,
+        server,
+        thread,
+    )
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
