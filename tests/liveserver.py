@@ -24,7 +24,7 @@ from snyk_export.tenancy import create_group, create_org, create_token
 
 VERSION = "2024-10-15"
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-SMALL = DemoSizes(issues=3000, usage=1500, pr_checks=800, projects=60, integrations=6)
+SMALL = DemoSizes(issues=3000, usage=1500, pr_checks=800, projects=120, integrations=8)
 
 
 @dataclass

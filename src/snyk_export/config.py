@@ -95,6 +95,12 @@ class Settings:
     duckdb_memory_limit: str = _setting(
         "256MB", "Memory DuckDB may use before spilling to disk."
     )
+    preserve_order: bool = _setting(
+        True,
+        "Export rows in storage order, so the same data gives the same files; "
+        "off is faster but the order of rows may differ between runs.",
+        _bool,
+    )
     duckdb_threads: int | None = _setting(
         None, "Threads DuckDB uses (default: one per core).", _optional_int
     )

@@ -8,6 +8,8 @@ Arrow's buffers to the file without being copied into Python objects.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -16,6 +18,8 @@ import pyarrow as pa
 
 from snyk_export.jobs import Part
 from snyk_export.storage.base import PartWriter
+
+IN_FLIGHT_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,35 @@ def split_records(
     *,
     empty_file: bool = False,
 ) -> list[Part]:
-    """Write every batch into parts and return them in order."""
+    """Write every batch into parts and return them in order.
+
+    Batches are written on a second thread, so the engine renders the next
+    batches while earlier ones are written and made durable; the queue between
+    the two bounds the memory held in flight.
+    """
     splitter = PartSplitter(header, limits, open_part)
-    for batch in batches:
-        splitter.write_records(batch)
+    pending: queue.Queue[pa.Array | None] = queue.Queue(maxsize=IN_FLIGHT_BATCHES)
+    failure: list[BaseException] = []
+
+    def write_all() -> None:
+        try:
+            while (batch := pending.get()) is not None:
+                splitter.write_records(batch)
+        except BaseException as exc:
+            failure.append(exc)
+            while pending.get() is not None:
+                pass
+
+    writer = threading.Thread(target=write_all, name="part-writer", daemon=True)
+    writer.start()
+    try:
+        for batch in batches:
+            if failure:
+                break
+            pending.put(batch)
+    finally:
+        pending.put(None)
+        writer.join()
+    if failure:
+        raise failure[0]
     return splitter.finish(empty_file)

@@ -36,6 +36,7 @@ def open_backend(settings: Settings) -> DuckDBBackend:
         settings.database_path,
         memory_limit=settings.duckdb_memory_limit,
         threads=settings.duckdb_threads,
+        preserve_order=settings.preserve_order,
     )
     backend.migrate()
     return backend

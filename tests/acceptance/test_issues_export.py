@@ -11,7 +11,6 @@ from liveserver import LiveServer
 from snyk_export.catalog import datasets
 
 ISSUES = datasets()["issues"]
-ORDER = "PROJECT_PUBLIC_ID, PROBLEM_ID, ASSET_FINDING_ID"
 VISIBLE = (
     "ISSUE_DELETED_AT IS NULL AND PROJECT_DELETED_AT IS NULL "
     "AND GROUP_DELETED_AT IS NULL "
@@ -23,9 +22,7 @@ def stored(
     live: LiveServer, columns: list[str], where: str, params: list[Any]
 ) -> list[Any]:
     select = ", ".join(f'"{c}"' for c in columns)
-    return live.query(
-        f"SELECT {select} FROM issues WHERE {where} ORDER BY {ORDER}", params
-    )
+    return live.query(f"SELECT {select} FROM issues WHERE {where}", params)
 
 
 def test_group_export_of_every_column_is_the_stored_data_byte_for_byte(

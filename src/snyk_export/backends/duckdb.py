@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -17,7 +18,7 @@ from snyk_export.backends.base import Credential, Group, Org, RoleBinding
 from snyk_export.backends.duckdb_query import MACROS, compile_export, table_ddl
 from snyk_export.catalog import datasets
 from snyk_export.definition import ExportDefinition
-from snyk_export.errors import ConfigurationError
+from snyk_export.errors import ConfigurationError, Unavailable
 from snyk_export.jobs import Export, Part, Status
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,12 @@ class DuckDBBackend:
     """The whole service state in one DuckDB database file."""
 
     def __init__(
-        self, path: Path, *, memory_limit: str = "256MB", threads: int | None = None
+        self,
+        path: Path,
+        *,
+        memory_limit: str = "256MB",
+        threads: int | None = None,
+        preserve_order: bool = True,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -126,12 +132,24 @@ class DuckDBBackend:
         self._db.execute(
             f"SET temp_directory = '{_safe_setting(str(path.parent / 'tmp'))}'"
         )
+        self._db.execute(f"SET preserve_insertion_order = {bool(preserve_order)}")
         if threads:
             self._db.execute(f"SET threads = {int(threads)}")
         self._write_lock = threading.Lock()
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        return self._db.cursor()
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of this thread's own; memory exhaustion becomes a 503."""
+        cursor = self._db.cursor()
+        try:
+            yield cursor
+        except duckdb.OutOfMemoryException as exc:
+            raise Unavailable(
+                "the database is short of memory; retry shortly",
+                headers={"retry-after": "5"},
+            ) from exc
+        finally:
+            cursor.close()
 
     def _fetchall(
         self, sql: str, params: list[Any] | None = None
@@ -371,13 +389,10 @@ class DuckDBBackend:
     def stream_export(self, export: Export, batch_rows: int) -> Iterator[pa.Array]:
         """Rendered CSV records of ``export``, from one consistent snapshot."""
         sql, params = compile_export(export)
-        cursor = self._cursor()
-        try:
+        with self._cursor() as cursor:
             reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
             for batch in reader:
                 yield batch.column(0)
-        finally:
-            cursor.close()
 
 
 def _safe_setting(value: str) -> str:

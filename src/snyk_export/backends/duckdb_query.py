@@ -209,11 +209,14 @@ def compile_export(export: Export) -> tuple[str, list[Any]]:
             f"{quote_identifier(c)} IS NOT FALSE" for c in dataset.monitoring_columns
         )
 
-    order = ", ".join(quote_identifier(c) for c in dataset.order_by)
+    # No ORDER BY: rows come in storage order, which DuckDB keeps while
+    # streaming (preserve_insertion_order), so the same stored data gives the
+    # same files. A global sort of wide rows needs memory in proportion to the
+    # export and fails under a bounded memory limit.
     sql = (
         f"SELECT {render_record(dataset, definition.columns)} AS record "
         f"FROM {quote_identifier(dataset.name)} "
-        f"WHERE {' AND '.join(conditions)} ORDER BY {order}"
+        f"WHERE {' AND '.join(conditions)}"
     )
     return sql, params
 
