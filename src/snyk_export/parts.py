@@ -19,7 +19,7 @@ import pyarrow as pa
 from snyk_export.jobs import Part
 from snyk_export.storage.base import PartWriter
 
-IN_FLIGHT_BATCHES = 4
+IN_FLIGHT_BATCHES = 2
 
 
 @dataclass(frozen=True)

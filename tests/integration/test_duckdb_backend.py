@@ -1,0 +1,185 @@
+"""The DuckDB backend and the runner on a real database file in a temporary directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+
+from snyk_export.backends.base import Credential, Group, Org, RoleBinding
+from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.definition import ExportDefinition
+from snyk_export.demo_data import DemoSizes, build_tenant, generate
+from snyk_export.jobs import Export, Part, Status
+from snyk_export.parts import PartLimits
+from snyk_export.runner import Runner
+from snyk_export.signing import SigningKeys
+from snyk_export.storage.local import LocalStorage
+
+NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+EVER = {"updated": {"from": "2000-01-01T00:00:00.000Z", "to": None}}
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> DuckDBBackend:
+    db = DuckDBBackend(tmp_path / "db.duckdb")
+    db.migrate()
+    return db
+
+
+def definition(scope_id: str, **overrides: object) -> ExportDefinition:
+    fields: dict[str, object] = {
+        "scope": "group",
+        "scope_id": scope_id,
+        "dataset": "issues",
+        "columns": ("PROBLEM_ID",),
+        "filters": EVER,
+    }
+    fields.update(overrides)
+    return ExportDefinition(**fields)  # type: ignore[arg-type]
+
+
+def pending(
+    scope_id: str, created: dt.datetime = NOW, credential: str = "c1"
+) -> Export:
+    return Export(
+        str(uuid.uuid4()), definition(scope_id), Status.PENDING, created, credential
+    )
+
+
+def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
+    first = DuckDBBackend(tmp_path / "db.duckdb")
+    first.migrate()
+    first.create_group(Group("g1", "Group", "group"))
+    first.create_org(Org("o1", "Org", "org", "g1"))
+    credential = Credential(
+        "k1", "ci", NOW, None, None, (RoleBinding("group", "g1", "group_viewer"),)
+    )
+    first.create_credential(credential, "hash-1")
+    first.insert_export(pending("g1"))
+    first.close()
+
+    second = DuckDBBackend(tmp_path / "db.duckdb")
+    second.migrate()
+    assert second.get_org("o1") == Org("o1", "Org", "org", "g1")
+    assert second.find_credential("hash-1") == credential
+    assert [e.status for e in second.list_exports()] == [Status.PENDING]
+    second.close()
+
+
+def test_replace_is_a_compare_and_set_on_the_status(backend: DuckDBBackend) -> None:
+    export = pending("g1")
+    backend.insert_export(export)
+    started = export.start(NOW)
+    assert backend.replace_export(started, Status.PENDING)
+    assert not backend.replace_export(started, Status.PENDING)
+    finished = started.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
+    assert backend.replace_export(finished, Status.STARTED)
+    stored = backend.get_export(export.id)
+    assert stored == finished
+    assert stored is not None and stored.row_count == 1
+
+
+def test_creation_limit_counts_per_credential_and_scope(backend: DuckDBBackend) -> None:
+    for minute in range(3):
+        created = NOW + dt.timedelta(minutes=minute)
+        assert (
+            backend.create_export_within_limit(pending("g1", created), 3, 3600) is None
+        )
+    late = NOW + dt.timedelta(minutes=10)
+    wait = backend.create_export_within_limit(pending("g1", late), 3, 3600)
+    assert wait == pytest.approx(3000)
+    assert backend.create_export_within_limit(pending("g2", late), 3, 3600) is None
+    assert (
+        backend.create_export_within_limit(pending("g1", late, "c2"), 3, 3600) is None
+    )
+    after_window = NOW + dt.timedelta(hours=1, seconds=1)
+    assert (
+        backend.create_export_within_limit(pending("g1", after_window), 3, 3600) is None
+    )
+    assert backend.create_export_within_limit(pending("g1", late), None, 3600) is None
+
+
+def test_loaded_rows_stream_as_rendered_records(backend: DuckDBBackend) -> None:
+    tenant = build_tenant(7)
+    sizes = DemoSizes(issues=500, usage=10, pr_checks=10, projects=40, integrations=4)
+    loaded = backend.load_batches("issues", generate("issues", tenant, sizes, now=NOW))
+    assert loaded == backend.count_rows("issues") == 500
+
+    export = pending(tenant.group_id).start(NOW)
+    records = [r.as_py() for batch in backend.stream_export(export, 64) for r in batch]
+    visible = backend._fetchall(
+        "SELECT count(*) FROM issues WHERE ISSUE_DELETED_AT IS NULL AND "
+        "PROJECT_DELETED_AT IS NULL AND PROJECT_IS_MONITORED IS NOT FALSE"
+    )[0][0]
+    assert len(records) == visible
+    assert all(r.startswith('"') and r.endswith('"\n') for r in records)
+
+
+def runner_for(backend: DuckDBBackend, root: Path, **options: int) -> Runner:
+    storage = LocalStorage(root, SigningKeys(b"k" * 32), "http://test")
+    settings = {
+        "workers": 1,
+        "max_attempts": 2,
+        "retention_seconds": 60,
+        "sweep_interval_seconds": 60,
+        **options,
+    }
+    return Runner(
+        backend,
+        storage,
+        limits=PartLimits(100, 1 << 20),
+        empty_export_file=False,
+        **settings,
+    )  # type: ignore[arg-type]
+
+
+def test_jobs_left_started_are_run_again_or_errored_after_too_many_tries(
+    backend: DuckDBBackend, tmp_path: Path
+) -> None:
+    tenant = build_tenant(7)
+    sizes = DemoSizes(issues=300, usage=10, pr_checks=10, projects=40, integrations=4)
+    backend.load_batches("issues", generate("issues", tenant, sizes, now=NOW))
+    interrupted = pending(tenant.group_id, NOW, "a").start(NOW)
+    exhausted = pending(tenant.group_id, NOW, "b").start(NOW).restart(NOW)
+    for export in (interrupted, exhausted):
+        backend.insert_export(export)
+    stray = tmp_path / "results" / interrupted.id
+    stray.mkdir(parents=True)
+    (stray / ".partial-data_0_0_0.csv").write_text("half a file")
+
+    runner = runner_for(backend, tmp_path / "results")
+    runner.recover()
+    runner.run(interrupted.id)
+
+    done = backend.get_export(interrupted.id)
+    assert done is not None and done.status is Status.FINISHED
+    assert done.attempts == 2
+    assert sorted(p.name for p in stray.iterdir()) == [p.name for p in done.parts]
+    gone = backend.get_export(exhausted.id)
+    assert gone is not None and gone.status is Status.ERRORED
+    assert gone.failure == "worker lost 2 times"
+
+
+def test_sweep_removes_expired_exports_and_orphaned_files(
+    backend: DuckDBBackend, tmp_path: Path
+) -> None:
+    root = tmp_path / "results"
+    runner = runner_for(backend, root, retention_seconds=60)
+    old = (
+        pending("g1", NOW - dt.timedelta(hours=1), "old")
+        .start(NOW)
+        .finish(NOW - dt.timedelta(minutes=2), ())
+    )
+    fresh = pending("g1", NOW, "new").start(NOW).finish(dt.datetime.now(dt.UTC), ())
+    for export in (old, fresh):
+        backend.insert_export(export)
+        (root / export.id).mkdir(parents=True)
+    (root / "orphan").mkdir()
+
+    assert runner.sweep() == 1
+    assert backend.get_export(old.id) is None
+    assert backend.get_export(fresh.id) is not None
+    assert sorted(p.name for p in root.iterdir()) == [fresh.id]
