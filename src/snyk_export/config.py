@@ -34,7 +34,21 @@ def _bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+def parse_scope_limits(text: str) -> dict[str, int | None]:
+    """Read ``org:ID=N,group:ID=none`` into ``{"org:ID": N, "group:ID": None}``."""
+    limits: dict[str, int | None] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        scope, equals, limit = item.partition("=")
+        kind, colon, scope_id = scope.strip().partition(":")
+        if not equals or not colon or kind not in ("org", "group") or not scope_id:
+            raise ValueError(f"expected org:ID=LIMIT or group:ID=LIMIT, got {item!r}")
+        limits[f"{kind}:{scope_id.strip().lower()}"] = _optional_int(limit)
+    return limits
+
+
 def _setting(default: Any, doc: str, parse: Callable[[str], Any] = str) -> Any:
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata={"doc": doc, "parse": parse})
     return field(default=default, metadata={"doc": doc, "parse": parse})
 
 
@@ -74,6 +88,12 @@ class Settings:
         20,
         "Accepted exports per credential and scope per window (none: off).",
         _optional_int,
+    )
+    export_post_limits_by_scope: dict[str, int | None] = _setting(
+        {},
+        "Per-scope export limits overriding export_post_limit, as "
+        "'org:ID=50,group:ID=none'.",
+        lambda text: parse_scope_limits(text),
     )
     export_post_window_seconds: int = _setting(
         3600, "Window of export_post_limit.", int

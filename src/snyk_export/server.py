@@ -82,6 +82,7 @@ def assemble(settings: Settings, backend: DuckDBBackend | None = None) -> Servic
         storage,
         runner,
         export_post_limit=settings.export_post_limit,
+        export_post_limits_by_scope=settings.export_post_limits_by_scope,
         export_post_window_seconds=settings.export_post_window_seconds,
         retention_seconds=settings.retention_seconds,
         max_url_expiration_seconds=settings.max_url_expiration_seconds,

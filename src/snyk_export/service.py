@@ -31,6 +31,7 @@ class ExportService:
         *,
         export_post_limit: int | None,
         export_post_window_seconds: int,
+        export_post_limits_by_scope: dict[str, int | None] | None = None,
         retention_seconds: int,
         max_url_expiration_seconds: int,
         clock: Clock = utc_now,
@@ -39,6 +40,7 @@ class ExportService:
         self.storage = storage
         self.runner = runner
         self.export_post_limit = export_post_limit
+        self.export_post_limits_by_scope = export_post_limits_by_scope or {}
         self.export_post_window_seconds = export_post_window_seconds
         self.retention = dt.timedelta(seconds=retention_seconds)
         self.max_url_expiration_seconds = max_url_expiration_seconds
@@ -53,8 +55,10 @@ class ExportService:
             created=_to_millis(self.clock()),
             credential_id=credential.id,
         )
+        key = f"{definition.scope}:{definition.scope_id}"
+        limit = self.export_post_limits_by_scope.get(key, self.export_post_limit)
         wait = self.backend.create_export_within_limit(
-            export, self.export_post_limit, self.export_post_window_seconds
+            export, limit, self.export_post_window_seconds
         )
         if wait is not None:
             raise Throttled(

@@ -12,6 +12,7 @@ import pytest
 
 from exporting import EVER, VERSION, body, export, start, wait
 from liveserver import LiveServer
+from snyk_export.demo_data import build_tenant
 
 UPDATED = {"updated": EVER}
 LINK = re.compile(
@@ -252,3 +253,20 @@ def test_exports_disappear_after_retention(server_factory: Any) -> None:
         time.sleep(0.1)
     assert server.backend.get_export(result.export_id) is None
     assert not (server.service.settings.results_dir / result.export_id).exists()
+
+
+def test_a_scope_can_have_its_own_export_limit(server_factory: Any) -> None:
+    tenant = build_tenant(7)
+    group, org = tenant.group_id, tenant.orgs[0].id
+    server = server_factory(
+        export_post_limit=1, export_post_limits_by_scope=f"group:{group.upper()}=none"
+    )
+    client = server.client("group")
+    payload = body("issues", ["SCORE"], UPDATED)
+    for _ in range(3):
+        start(client, f"/groups/{group}/export", payload)
+    start(client, f"/orgs/{org}/export", payload)
+    refused = client.post(
+        f"/orgs/{org}/export", params={"version": VERSION}, json=payload
+    )
+    assert refused.status_code == 429
