@@ -1,4 +1,4 @@
-"""The DuckDB backend and the runner on a real database file in a temporary directory."""
+"""The DuckDB backend and the runner on a real database file in a temp directory."""
 
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ def test_replace_is_a_compare_and_set_on_the_status(backend: DuckDBBackend) -> N
     assert backend.replace_export(finished, Status.STARTED)
     stored = backend.get_export(export.id)
     assert stored == finished
-    assert stored is not None and stored.row_count == 1
+    assert stored is not None
+    assert stored.row_count == 1
 
 
 def test_creation_limit_counts_per_credential_and_scope(backend: DuckDBBackend) -> None:
@@ -155,11 +156,13 @@ def test_jobs_left_started_are_run_again_or_errored_after_too_many_tries(
     runner.run(interrupted.id)
 
     done = backend.get_export(interrupted.id)
-    assert done is not None and done.status is Status.FINISHED
+    assert done is not None
+    assert done.status is Status.FINISHED
     assert done.attempts == 2
     assert sorted(p.name for p in stray.iterdir()) == [p.name for p in done.parts]
     gone = backend.get_export(exhausted.id)
-    assert gone is not None and gone.status is Status.ERRORED
+    assert gone is not None
+    assert gone.status is Status.ERRORED
     assert gone.failure == "worker lost 2 times"
 
 

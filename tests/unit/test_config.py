@@ -1,4 +1,4 @@
-"""Settings come from flags, the environment, a TOML file and defaults, in that order."""
+"""Settings come from flags, the environment, a TOML file, then defaults."""
 
 from __future__ import annotations
 
