@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from snyk_export.backends.base import Group, Org
+from snyk_export.backends.base import Backend, Group, Org
 from snyk_export.backends.duckdb import DuckDBBackend
 from snyk_export.catalog import datasets
 from snyk_export.config import load_settings
@@ -77,7 +77,7 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-def seed_data(backend: DuckDBBackend, sizes: DemoSizes, seed: int = 7) -> DemoTenant:
+def seed_data(backend: Backend, sizes: DemoSizes, seed: int = 7) -> DemoTenant:
     tenant = build_tenant(seed)
     backend.create_group(Group(tenant.group_id, tenant.group_name, tenant.group_slug))
     for org in tenant.orgs:
@@ -88,7 +88,7 @@ def seed_data(backend: DuckDBBackend, sizes: DemoSizes, seed: int = 7) -> DemoTe
 
 
 def seed_tokens(
-    backend: DuckDBBackend, tenant: DemoTenant
+    backend: Backend, tenant: DemoTenant
 ) -> tuple[dict[str, str], str, str]:
     other_group = create_group(backend, "Elsewhere")
     other_org = create_org(backend, "Elsewhere Org", other_group.id)

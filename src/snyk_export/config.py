@@ -66,7 +66,9 @@ class Settings:
         None, "Origin used in download links (default: http://HOST:PORT)."
     )
     database_url: str | None = _setting(
-        None, "Database (default: DuckDB file DATA_DIR/snyk-export.duckdb)."
+        None,
+        "Database: duckdb:PATH, or postgresql://USER@HOST/DB (one serve process "
+        "per database for now; default: DuckDB file DATA_DIR/snyk-export.duckdb).",
     )
     signing_keys: str | None = _setting(
         None,
@@ -129,6 +131,8 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         if shown["signing_keys"]:
             shown["signing_keys"] = "<hidden>"
+        if shown["database_url"]:
+            shown["database_url"] = redacted_url(shown["database_url"])
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
@@ -145,8 +149,25 @@ class Settings:
         return self.data_dir / "snyk-export.duckdb"
 
     @property
+    def database_description(self) -> str:
+        """Where the state is kept, fit for messages: no password shown."""
+        if self.database_url and not self.database_url.startswith("duckdb:"):
+            return redacted_url(self.database_url)
+        return str(self.database_path)
+
+    @property
     def results_dir(self) -> Path:
         return self.data_dir / "exports"
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with the password of its user replaced by ``***``."""
+    scheme, separator, rest = url.partition("://")
+    userinfo, at, location = rest.rpartition("@")
+    if not separator or not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{separator}{user}:***@{location}"
 
 
 def env_name(setting: str) -> str:

@@ -63,6 +63,7 @@ class Runner:
 
     def start(self) -> None:
         """Recover jobs of a previous process, then start workers and sweeper."""
+        self.backend.claim_job_runner()
         self.recover()
         for index in range(self.workers):
             self._spawn(self._work, f"export-worker-{index}")

@@ -9,7 +9,9 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from snyk_export.app import Surface, build_app
+from snyk_export.backends.base import Backend
 from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.backends.postgres import PostgresBackend
 from snyk_export.config import Settings
 from snyk_export.definition import CreateOptions
 from snyk_export.errors import ConfigurationError
@@ -24,20 +26,27 @@ from snyk_export.versioning import ReleaseTable, default_releases
 logger = logging.getLogger(__name__)
 
 
-def open_backend(settings: Settings) -> DuckDBBackend:
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_backend(settings: Settings) -> Backend:
     """The backend named by the settings, its schema up to date."""
     url = settings.database_url
-    if url and not url.startswith("duckdb:"):
+    backend: Backend
+    if url and url.startswith(POSTGRES_SCHEMES):
+        backend = PostgresBackend(url, max_connections=settings.workers + 8)
+    elif url and not url.startswith("duckdb:"):
         raise ConfigurationError(
-            f"unsupported database_url {url.split(':', 1)[0]}:...; this version "
-            "stores everything in DuckDB (duckdb:PATH or unset)"
+            f"unsupported database_url {url.split(':', 1)[0]}:...; use "
+            "duckdb:PATH (or leave it unset) or postgresql://..."
         )
-    backend = DuckDBBackend(
-        settings.database_path,
-        memory_limit=settings.duckdb_memory_limit,
-        threads=settings.duckdb_threads,
-        preserve_order=settings.preserve_order,
-    )
+    else:
+        backend = DuckDBBackend(
+            settings.database_path,
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
+            preserve_order=settings.preserve_order,
+        )
     backend.migrate()
     return backend
 
@@ -53,7 +62,7 @@ class Service:
     """A running service: its backend, worker pool and ASGI app."""
 
     settings: Settings
-    backend: DuckDBBackend
+    backend: Backend
     runner: Runner
     app: ASGIApp
 
@@ -62,7 +71,7 @@ class Service:
         self.backend.close()
 
 
-def assemble(settings: Settings, backend: DuckDBBackend | None = None) -> Service:
+def assemble(settings: Settings, backend: Backend | None = None) -> Service:
     """Build every part of the service; the runner is not started yet."""
     backend = backend or open_backend(settings)
     keys = load_keys(settings)

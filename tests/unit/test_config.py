@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from snyk_export.config import load_settings, parse_scope_limits, setting_doc
+from snyk_export.config import (
+    load_settings,
+    parse_scope_limits,
+    redacted_url,
+    setting_doc,
+)
 from snyk_export.errors import ConfigurationError
+from snyk_export.server import open_backend
 
 
 def test_flags_beat_environment_beat_file_beat_defaults(tmp_path: Path) -> None:
@@ -59,3 +65,33 @@ def test_secrets_hide_in_repr_and_help_names_the_variable() -> None:
     settings = load_settings({}, environ={"SNYK_EXPORT_SIGNING_KEYS": "ab" * 16})
     assert "abab" not in repr(settings)
     assert "[env SNYK_EXPORT_PORT]" in setting_doc("port")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:s3cret@db:5432/x", "postgresql://app:***@db:5432/x"),
+        (
+            "postgres://app:p@ss@db/x?sslmode=require",
+            "postgres://app:***@db/x?sslmode=require",
+        ),
+        ("postgresql://app@db/x", "postgresql://app@db/x"),
+        ("duckdb:/srv/state.duckdb", "duckdb:/srv/state.duckdb"),
+    ],
+)
+def test_database_passwords_never_show(url: str, shown: str) -> None:
+    settings = load_settings({}, environ={"SNYK_EXPORT_DATABASE_URL": url})
+
+    assert redacted_url(url) == shown
+    assert f"database_url={shown!r}" in repr(settings)
+    if not url.startswith("duckdb:"):
+        assert settings.database_description == shown
+
+
+def test_an_unknown_database_scheme_is_refused(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"data_dir": tmp_path}, environ={"SNYK_EXPORT_DATABASE_URL": "mysql://db/x"}
+    )
+
+    with pytest.raises(ConfigurationError, match="postgresql://"):
+        open_backend(settings)

@@ -175,6 +175,9 @@ class DuckDBBackend:
                     "INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION]
                 )
 
+    def claim_job_runner(self) -> None:
+        """Nothing to claim: DuckDB's file lock already keeps other processes out."""
+
     def close(self) -> None:
         self._db.close()
 
@@ -393,6 +396,21 @@ class DuckDBBackend:
             reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
             for batch in reader:
                 yield batch.column(0)
+
+    # Ingest. The loaders build DuckDB SQL of their own, so this hands out the
+    # engine's cursor and is not part of the engine-neutral Backend protocol.
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor in one transaction: committed when the block ends, else undone."""
+        with self._cursor() as cursor:
+            cursor.execute("BEGIN")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
 
 
 def _safe_setting(value: str) -> str:

@@ -1,0 +1,432 @@
+"""The production backend: tenancy, credentials, jobs and analytics in PostgreSQL.
+
+Several server processes on several machines can share one database: every
+state change is one statement or one transaction, job transitions are a
+compare-and-set on the status, and the export creation limit is checked and
+applied under a transaction-scoped advisory lock per (credential, scope).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import psycopg
+import pyarrow as pa
+from psycopg.types.json import Json, Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from snyk_export.backends import postgres_schema
+from snyk_export.backends.base import Credential, Group, Org, RoleBinding
+from snyk_export.backends.duckdb_query import quote_identifier
+from snyk_export.backends.postgres_query import compile_export
+from snyk_export.backends.postgres_schema import SQL_TYPES
+from snyk_export.catalog import Dataset, datasets
+from snyk_export.config import redacted_url
+from snyk_export.definition import ExportDefinition
+from snyk_export.errors import ConfigurationError, Unavailable
+from snyk_export.jobs import Export, Part, Status
+
+logger = logging.getLogger(__name__)
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+_EXPORT_COLUMNS = (
+    "id, definition, status, created, credential_id, attempts, started, finished, "
+    "snapshot_at, parts, failure"
+)
+
+
+def _naive(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
+
+
+def _export_from_row(row: tuple[Any, ...]) -> Export:
+    (
+        export_id,
+        definition,
+        status,
+        created,
+        credential_id,
+        attempts,
+        started,
+        finished,
+        snapshot_at,
+        parts,
+        failure,
+    ) = row
+    return Export(
+        id=export_id,
+        definition=ExportDefinition.from_json(definition),
+        status=Status(status),
+        created=created.replace(tzinfo=dt.UTC),
+        credential_id=credential_id,
+        attempts=attempts,
+        started=_aware(started),
+        finished=_aware(finished),
+        snapshot_at=_aware(snapshot_at),
+        parts=tuple(Part(**part) for part in parts),
+        failure=failure,
+    )
+
+
+def _export_values(export: Export) -> list[Any]:
+    return [
+        export.id,
+        Jsonb(export.definition.to_json()),
+        export.status.value,
+        _naive(export.created),
+        export.credential_id,
+        export.attempts,
+        _naive(export.started),
+        _naive(export.finished),
+        _naive(export.snapshot_at),
+        Jsonb([vars(part) for part in export.parts]),
+        export.failure,
+    ]
+
+
+def _configure(connection: Connection) -> None:
+    # Shortest round-trip float text is what the number rendering builds on.
+    connection.execute("SET extra_float_digits = 1")
+    connection.execute("SET TIME ZONE 'UTC'")
+
+
+RUNNER_LOCK = "snyk-export/job-runner"
+
+
+class PostgresBackend:
+    """The whole service state in one PostgreSQL database, shared by replicas."""
+
+    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+        try:
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise ConfigurationError(
+                f"cannot connect to PostgreSQL at {redacted_url(url)}: {exc}"
+            ) from exc
+        self._url = url
+        self._runner_lock: Connection | None = None
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True},
+            configure=_configure,
+            name="snyk-export",
+            open=True,
+        )
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A pooled connection; an unreachable database becomes a 503."""
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise Unavailable(
+                "the database is unreachable or busy; retry shortly",
+                headers={"retry-after": "5"},
+            ) from exc
+
+    def _fetchall(self, sql: str, params: list[Any] | None = None) -> list[Any]:
+        with self._connection() as connection:
+            return connection.execute(sql.encode(), params).fetchall()
+
+    def _execute(self, sql: str, params: list[Any] | None = None) -> int:
+        with self._connection() as connection:
+            return connection.execute(sql.encode(), params).rowcount
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; safe to run on every start of every replica."""
+        with self._connection() as connection:
+            postgres_schema.migrate(connection)
+
+    def claim_job_runner(self) -> None:
+        """Be the one process that runs export jobs on this database.
+
+        The in-process runner takes over every job left STARTED when it starts,
+        which is only right if no other process is running jobs. A session-level
+        advisory lock, held on a dedicated connection until :meth:`close`, makes
+        a second ``serve`` on the same database refuse to start instead.
+        """
+        connection = psycopg.connect(self._url, autocommit=True)
+        locked = connection.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%s || current_schema(), 0))",
+            [RUNNER_LOCK],
+        ).fetchone()
+        if not locked or not locked[0]:
+            connection.close()
+            raise ConfigurationError(
+                "another snyk-export server already runs export jobs on this "
+                "database; several replicas need the shared worker queue, which "
+                "is not built yet: run one serve process per database"
+            )
+        self._runner_lock = connection
+
+    def close(self) -> None:
+        if self._runner_lock is not None:
+            self._runner_lock.close()
+            self._runner_lock = None
+        self._pool.close()
+
+    # Tenancy.
+
+    def create_group(self, group: Group) -> None:
+        self._execute(
+            "INSERT INTO groups VALUES (%s, %s, %s)", [group.id, group.name, group.slug]
+        )
+
+    def create_org(self, org: Org) -> None:
+        self._execute(
+            "INSERT INTO orgs VALUES (%s, %s, %s, %s)",
+            [org.id, org.name, org.slug, org.group_id],
+        )
+
+    def get_group(self, group_id: str) -> Group | None:
+        rows = self._fetchall(
+            "SELECT id, name, slug FROM groups WHERE id = %s", [group_id]
+        )
+        return Group(*rows[0]) if rows else None
+
+    def get_org(self, org_id: str) -> Org | None:
+        rows = self._fetchall(
+            "SELECT id, name, slug, group_id FROM orgs WHERE id = %s", [org_id]
+        )
+        return Org(*rows[0]) if rows else None
+
+    def list_groups(self) -> list[Group]:
+        rows = self._fetchall("SELECT id, name, slug FROM groups ORDER BY name, id")
+        return [Group(*r) for r in rows]
+
+    def list_orgs(self, group_id: str | None = None) -> list[Org]:
+        sql = "SELECT id, name, slug, group_id FROM orgs"
+        params: list[Any] = []
+        if group_id is not None:
+            sql += " WHERE group_id = %s"
+            params.append(group_id)
+        return [Org(*r) for r in self._fetchall(sql + " ORDER BY name, id", params)]
+
+    # Credentials.
+
+    def create_credential(self, credential: Credential, token_hash: str) -> None:
+        with self._connection() as connection, connection.transaction():
+            connection.execute(
+                "INSERT INTO credentials VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    credential.id,
+                    credential.name,
+                    token_hash,
+                    _naive(credential.created),
+                    _naive(credential.expires_at),
+                    _naive(credential.revoked_at),
+                ],
+            )
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO role_bindings VALUES (%s, %s, %s, %s)",
+                    [
+                        [credential.id, b.scope, b.scope_id, b.role]
+                        for b in credential.bindings
+                    ],
+                )
+
+    def _credentials(self, where: str, params: list[Any]) -> list[Credential]:
+        rows = self._fetchall(
+            "SELECT c.id, c.name, c.created, c.expires_at, c.revoked_at, "
+            "coalesce(array_agg(ARRAY[b.scope, b.scope_id, b.role] "
+            "ORDER BY b.scope, b.scope_id, b.role) "
+            "FILTER (WHERE b.credential_id IS NOT NULL), '{}') "
+            "FROM credentials AS c "
+            "LEFT JOIN role_bindings AS b ON b.credential_id = c.id "
+            f"WHERE {where} GROUP BY c.id ORDER BY c.created, c.id",
+            params,
+        )
+        return [
+            Credential(
+                credential_id,
+                name,
+                created.replace(tzinfo=dt.UTC),
+                _aware(expires_at),
+                _aware(revoked_at),
+                tuple(RoleBinding(*b) for b in bindings),
+            )
+            for credential_id, name, created, expires_at, revoked_at, bindings in rows
+        ]
+
+    def find_credential(self, token_hash: str) -> Credential | None:
+        found = self._credentials("c.token_hash = %s", [token_hash])
+        return found[0] if found else None
+
+    def list_credentials(self) -> list[Credential]:
+        return self._credentials("TRUE", [])
+
+    def revoke_credential(self, credential_id: str, now: dt.datetime) -> bool:
+        updated = self._execute(
+            "UPDATE credentials SET revoked_at = %s "
+            "WHERE id = %s AND revoked_at IS NULL",
+            [_naive(now), credential_id],
+        )
+        return updated > 0
+
+    # Exports.
+
+    def insert_export(self, export: Export) -> None:
+        with self._connection() as connection:
+            _insert_export(connection, export)
+
+    def create_export_within_limit(
+        self, export: Export, limit: int | None, window_seconds: int
+    ) -> float | None:
+        """Insert ``export`` unless its credential and scope are over the limit.
+
+        Returns None when inserted, otherwise the seconds until the oldest counted
+        export leaves the window. The check and the insert hold an advisory lock
+        on (credential, scope) until commit, so replicas never over-admit.
+        """
+        d = export.definition
+        with self._connection() as connection, connection.transaction():
+            if limit is not None:
+                connection.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    [
+                        f"export-limit\x1f{export.credential_id}\x1f{d.scope}:{d.scope_id}"
+                    ],
+                )
+                since = _naive(export.created - dt.timedelta(seconds=window_seconds))
+                rows = connection.execute(
+                    "SELECT created FROM exports WHERE credential_id = %s "
+                    "AND scope = %s AND scope_id = %s AND created > %s "
+                    "ORDER BY created",
+                    [export.credential_id, d.scope, d.scope_id, since],
+                ).fetchall()
+                if len(rows) >= limit:
+                    oldest = rows[len(rows) - limit][0].replace(tzinfo=dt.UTC)
+                    leaves = oldest + dt.timedelta(seconds=window_seconds)
+                    return float((leaves - export.created).total_seconds())
+            _insert_export(connection, export)
+        return None
+
+    def get_export(self, export_id: str) -> Export | None:
+        rows = self._fetchall(
+            f"SELECT {_EXPORT_COLUMNS} FROM exports WHERE id = %s", [export_id]
+        )
+        return _export_from_row(rows[0]) if rows else None
+
+    def replace_export(self, export: Export, expected: Status) -> bool:
+        """Write ``export`` if the stored one still has status ``expected``."""
+        values = _export_values(export)
+        updated = self._execute(
+            "UPDATE exports SET status = %s, attempts = %s, started = %s, "
+            "finished = %s, snapshot_at = %s, parts = %s, failure = %s "
+            "WHERE id = %s AND status = %s",
+            [*values[2:3], *values[5:], export.id, expected.value],
+        )
+        return updated > 0
+
+    def list_exports(self, status: Status | None = None) -> list[Export]:
+        sql = f"SELECT {_EXPORT_COLUMNS} FROM exports"
+        params: list[Any] = []
+        if status is not None:
+            sql += " WHERE status = %s"
+            params.append(status.value)
+        rows = self._fetchall(sql + " ORDER BY created, id", params)
+        return [_export_from_row(r) for r in rows]
+
+    def delete_export(self, export_id: str) -> None:
+        self._execute("DELETE FROM exports WHERE id = %s", [export_id])
+
+    # Analytics.
+
+    def load_batches(self, dataset: str, batches: Iterator[pa.RecordBatch]) -> int:
+        """Append Arrow batches to a dataset's table in one transaction (COPY)."""
+        catalog = datasets()[dataset]
+        loaded = 0
+        with self._connection() as connection, connection.transaction():
+            for batch in batches:
+                names, rows = _copy_rows(catalog, batch)
+                columns = ", ".join(quote_identifier(name) for name in names)
+                statement = (
+                    f"COPY {quote_identifier(catalog.name)} ({columns}) "
+                    "FROM STDIN (FORMAT binary)"
+                )
+                with connection.cursor().copy(statement.encode()) as copy:
+                    copy.set_types([SQL_TYPES[catalog.column(n).type] for n in names])
+                    for row in rows:
+                        copy.write_row(row)
+                loaded += batch.num_rows
+        return loaded
+
+    def count_rows(self, dataset: str) -> int:
+        table = quote_identifier(datasets()[dataset].name)
+        rows = self._fetchall(f"SELECT count(*) FROM {table}")
+        return int(rows[0][0])
+
+    def stream_export(self, export: Export, batch_rows: int) -> Iterator[pa.Array]:
+        """Rendered CSV records of ``export``, from one consistent snapshot.
+
+        The records come through a server-side cursor inside a REPEATABLE READ
+        READ ONLY transaction, ``batch_rows`` at a time, so memory stays flat
+        and every batch reads the same snapshot.
+        """
+        sql, params = compile_export(export)
+        with self._connection() as connection, connection.transaction():
+            connection.execute(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+            )
+            with connection.cursor(name=f"export_{export.id}") as cursor:
+                cursor.execute(sql.encode(), params)
+                while records := cursor.fetchmany(batch_rows):
+                    yield pa.array([record for (record,) in records], pa.string())
+
+
+def _insert_export(connection: Connection, export: Export) -> None:
+    d = export.definition
+    connection.execute(
+        f"INSERT INTO exports (scope, scope_id, dataset, {_EXPORT_COLUMNS}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)".encode(),
+        [d.scope, d.scope_id, d.dataset, *_export_values(export)],
+    )
+
+
+def _canonical_json(array: pa.Array) -> pa.Array:
+    """JSON texts spelled as the embedded engine spells them.
+
+    DuckDB re-spells JSON when it renders it (escapes decoded, numbers
+    normalised); doing the same once on the way in keeps the two backends'
+    files identical, and the rendering in SQL only has to minify.
+    """
+    with duckdb.connect() as engine:
+        engine.register("incoming", pa.table({"j": array}))
+        canonical = engine.sql("SELECT CAST(json(j) AS VARCHAR) FROM incoming")
+        return canonical.to_arrow_table().column(0).combine_chunks()
+
+
+def _copy_rows(
+    catalog: Dataset, batch: pa.RecordBatch
+) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    known = {column.name for column in catalog.columns}
+    names = [name for name in batch.schema.names if name in known]
+    columns = []
+    for name in names:
+        values = batch.column(name)
+        if catalog.column(name).type == "json":
+            texts = _canonical_json(values).to_pylist()
+            columns.append([None if t is None else Json(t, _verbatim) for t in texts])
+        else:
+            columns.append(values.to_pylist())
+    return names, zip(*columns, strict=True)
+
+
+def _verbatim(text: str) -> str:
+    return text
