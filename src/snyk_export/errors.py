@@ -5,6 +5,7 @@
     ExportError                      root of everything the service raises
     +-- ApiError                     answered to the client with a status and code
     |   +-- BadRequest               400 SNYK-OPENAPI-0001 (syntax, schema)
+    |   |   +-- LoadRejected         a file to load is invalid; nothing of it was kept
     |   +-- UnprocessableRequest     400 SNYK-0003 (semantics)
     |   +-- Unauthorized             401 SNYK-0005
     |   +-- Forbidden                403 SNYK-OPENAPI-0002
@@ -88,6 +89,10 @@ class BadRequest(ApiError):
     status = 400
     code = "SNYK-OPENAPI-0001"
     title = "Bad request"
+
+
+class LoadRejected(BadRequest):
+    """A file given to ``load`` or ``import`` is invalid; nothing of it was stored."""
 
 
 class UnprocessableRequest(ApiError):
