@@ -11,9 +11,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.backends.base import Backend
+from snyk_export.client.command import add_fetch_command
 from snyk_export.config import Settings, load_settings, setting_doc
 from snyk_export.errors import ApiError, ConfigurationError
+from snyk_export.ingest.command import add_ingest_commands
 from snyk_export.jobs import Status
 
 logger = logging.getLogger("snyk_export")
@@ -38,7 +40,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(overrides)
 
 
-def _open(args: argparse.Namespace) -> tuple[Settings, DuckDBBackend]:
+def _open(args: argparse.Namespace) -> tuple[Settings, Backend]:
     from snyk_export.server import open_backend
 
     settings = _settings(args)
@@ -55,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings, backend = _open(args)
     backend.close()
-    print(f"schema of {settings.database_path} is up to date")
+    print(f"schema of {settings.database_description} is up to date")
     return 0
 
 
@@ -235,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     _add_tenancy_commands(commands)
+    add_fetch_command(commands)
+    add_ingest_commands(commands)
     return parser
 
 
