@@ -85,7 +85,7 @@ class JsonApiResponse(Response):
 class PartResponse(FileResponse):
     """A result file, read in large chunks to keep the event loop's hops few."""
 
-    chunk_size = 2 * 1024 * 1024
+    chunk_size = 1024 * 1024
 
 
 def _first(request: Request, name: str) -> str | None:

@@ -25,7 +25,7 @@ from snyk_export.storage.base import ResultStorage
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
-BATCH_ROWS = 8192
+BATCH_ROWS = 4096
 
 
 def utc_now() -> dt.datetime:
