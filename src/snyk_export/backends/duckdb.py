@@ -16,10 +16,16 @@ import pyarrow as pa
 
 from snyk_export.backends.base import Credential, Group, Org, RoleBinding
 from snyk_export.backends.duckdb_query import MACROS, compile_export, table_ddl
+from snyk_export.backends.rows import (
+    EXPORT_COLUMNS,
+    aware,
+    export_from_row,
+    export_values,
+    naive,
+)
 from snyk_export.catalog import datasets
-from snyk_export.definition import ExportDefinition
 from snyk_export.errors import ConfigurationError, Unavailable
-from snyk_export.jobs import Export, Part, Status
+from snyk_export.jobs import Export, Status
 
 logger = logging.getLogger(__name__)
 
@@ -46,67 +52,6 @@ METADATA_DDL = [
         attempts INTEGER NOT NULL, started TIMESTAMP, finished TIMESTAMP,
         snapshot_at TIMESTAMP, parts JSON NOT NULL, failure VARCHAR)""",
 ]
-
-_EXPORT_COLUMNS = (
-    "id, definition, status, created, credential_id, attempts, started, finished, "
-    "snapshot_at, parts, failure"
-)
-
-
-def _naive(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None else moment.replace(tzinfo=dt.UTC)
-
-
-def _export_from_row(row: tuple[Any, ...]) -> Export:
-    (
-        export_id,
-        definition,
-        status,
-        created,
-        credential_id,
-        attempts,
-        started,
-        finished,
-        snapshot_at,
-        parts,
-        failure,
-    ) = row
-    return Export(
-        id=export_id,
-        definition=ExportDefinition.from_json(json.loads(definition)),
-        status=Status(status),
-        created=created.replace(tzinfo=dt.UTC),
-        credential_id=credential_id,
-        attempts=attempts,
-        started=_aware(started),
-        finished=_aware(finished),
-        snapshot_at=_aware(snapshot_at),
-        parts=tuple(Part(**part) for part in json.loads(parts)),
-        failure=failure,
-    )
-
-
-def _export_values(export: Export) -> list[Any]:
-    parts = [vars(part) for part in export.parts]
-    return [
-        export.id,
-        json.dumps(export.definition.to_json()),
-        export.status.value,
-        _naive(export.created),
-        export.credential_id,
-        export.attempts,
-        _naive(export.started),
-        _naive(export.finished),
-        _naive(export.snapshot_at),
-        json.dumps(parts),
-        export.failure,
-    ]
 
 
 class DuckDBBackend:
@@ -231,9 +176,9 @@ class DuckDBBackend:
                     credential.id,
                     credential.name,
                     token_hash,
-                    _naive(credential.created),
-                    _naive(credential.expires_at),
-                    _naive(credential.revoked_at),
+                    naive(credential.created),
+                    naive(credential.expires_at),
+                    naive(credential.revoked_at),
                 ],
             )
             for binding in credential.bindings:
@@ -262,8 +207,8 @@ class DuckDBBackend:
                     credential_id,
                     name,
                     created.replace(tzinfo=dt.UTC),
-                    _aware(expires_at),
-                    _aware(revoked_at),
+                    aware(expires_at),
+                    aware(revoked_at),
                     tuple(RoleBinding(*b) for b in bindings),
                 )
             )
@@ -282,7 +227,7 @@ class DuckDBBackend:
                 "UPDATE credentials SET revoked_at = ? "
                 "WHERE id = ? AND revoked_at IS NULL "
                 "RETURNING id",
-                [_naive(now), credential_id],
+                [naive(now), credential_id],
             ).fetchall()
         return bool(rows)
 
@@ -295,9 +240,9 @@ class DuckDBBackend:
     def _insert_export(self, cursor: duckdb.DuckDBPyConnection, export: Export) -> None:
         d = export.definition
         cursor.execute(
-            f"INSERT INTO exports (scope, scope_id, dataset, {_EXPORT_COLUMNS}) "
+            f"INSERT INTO exports (scope, scope_id, dataset, {EXPORT_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [d.scope, d.scope_id, d.dataset, *_export_values(export)],
+            [d.scope, d.scope_id, d.dataset, *export_values(export, json.dumps)],
         )
 
     def create_export_within_limit(
@@ -311,7 +256,7 @@ class DuckDBBackend:
         d = export.definition
         with self._write_lock, self._cursor() as cursor:
             if limit is not None:
-                since = _naive(export.created - dt.timedelta(seconds=window_seconds))
+                since = naive(export.created - dt.timedelta(seconds=window_seconds))
                 rows = cursor.execute(
                     "SELECT created FROM exports WHERE credential_id = ? AND scope = ? "
                     "AND scope_id = ? AND created > ? ORDER BY created",
@@ -326,13 +271,13 @@ class DuckDBBackend:
 
     def get_export(self, export_id: str) -> Export | None:
         rows = self._fetchall(
-            f"SELECT {_EXPORT_COLUMNS} FROM exports WHERE id = ?", [export_id]
+            f"SELECT {EXPORT_COLUMNS} FROM exports WHERE id = ?", [export_id]
         )
-        return _export_from_row(rows[0]) if rows else None
+        return export_from_row(rows[0], json.loads) if rows else None
 
     def replace_export(self, export: Export, expected: Status) -> bool:
         """Write ``export`` if the stored one still has status ``expected``."""
-        values = _export_values(export)
+        values = export_values(export, json.dumps)
         with self._write_lock, self._cursor() as cursor:
             rows = cursor.execute(
                 "UPDATE exports SET status = ?, attempts = ?, started = ?, "
@@ -354,13 +299,13 @@ class DuckDBBackend:
         return bool(rows)
 
     def list_exports(self, status: Status | None = None) -> list[Export]:
-        sql = f"SELECT {_EXPORT_COLUMNS} FROM exports"
+        sql = f"SELECT {EXPORT_COLUMNS} FROM exports"
         params: list[Any] = []
         if status is not None:
             sql += " WHERE status = ?"
             params.append(status.value)
         return [
-            _export_from_row(r)
+            export_from_row(r, json.loads)
             for r in self._fetchall(sql + " ORDER BY created, id", params)
         ]
 

@@ -25,75 +25,26 @@ from snyk_export.backends.base import Credential, Group, Org, RoleBinding
 from snyk_export.backends.duckdb_query import quote_identifier
 from snyk_export.backends.postgres_query import compile_export
 from snyk_export.backends.postgres_schema import SQL_TYPES
+from snyk_export.backends.rows import (
+    EXPORT_COLUMNS,
+    aware,
+    export_from_row,
+    export_values,
+    naive,
+)
 from snyk_export.catalog import Dataset, datasets
 from snyk_export.config import redacted_url
-from snyk_export.definition import ExportDefinition
 from snyk_export.errors import ConfigurationError, Unavailable
-from snyk_export.jobs import Export, Part, Status
+from snyk_export.jobs import Export, Status
 
 logger = logging.getLogger(__name__)
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-_EXPORT_COLUMNS = (
-    "id, definition, status, created, credential_id, attempts, started, finished, "
-    "snapshot_at, parts, failure"
-)
 
-
-def _naive(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None else moment.replace(tzinfo=dt.UTC)
-
-
-def _export_from_row(row: tuple[Any, ...]) -> Export:
-    (
-        export_id,
-        definition,
-        status,
-        created,
-        credential_id,
-        attempts,
-        started,
-        finished,
-        snapshot_at,
-        parts,
-        failure,
-    ) = row
-    return Export(
-        id=export_id,
-        definition=ExportDefinition.from_json(definition),
-        status=Status(status),
-        created=created.replace(tzinfo=dt.UTC),
-        credential_id=credential_id,
-        attempts=attempts,
-        started=_aware(started),
-        finished=_aware(finished),
-        snapshot_at=_aware(snapshot_at),
-        parts=tuple(Part(**part) for part in parts),
-        failure=failure,
-    )
-
-
-def _export_values(export: Export) -> list[Any]:
-    return [
-        export.id,
-        Jsonb(export.definition.to_json()),
-        export.status.value,
-        _naive(export.created),
-        export.credential_id,
-        export.attempts,
-        _naive(export.started),
-        _naive(export.finished),
-        _naive(export.snapshot_at),
-        Jsonb([vars(part) for part in export.parts]),
-        export.failure,
-    ]
+def _decoded(value: Any) -> Any:
+    """JSON columns arrive decoded by psycopg already."""
+    return value
 
 
 def _configure(connection: Connection) -> None:
@@ -227,9 +178,9 @@ class PostgresBackend:
                     credential.id,
                     credential.name,
                     token_hash,
-                    _naive(credential.created),
-                    _naive(credential.expires_at),
-                    _naive(credential.revoked_at),
+                    naive(credential.created),
+                    naive(credential.expires_at),
+                    naive(credential.revoked_at),
                 ],
             )
             with connection.cursor() as cursor:
@@ -257,8 +208,8 @@ class PostgresBackend:
                 credential_id,
                 name,
                 created.replace(tzinfo=dt.UTC),
-                _aware(expires_at),
-                _aware(revoked_at),
+                aware(expires_at),
+                aware(revoked_at),
                 tuple(RoleBinding(*b) for b in bindings),
             )
             for credential_id, name, created, expires_at, revoked_at, bindings in rows
@@ -275,7 +226,7 @@ class PostgresBackend:
         updated = self._execute(
             "UPDATE credentials SET revoked_at = %s "
             "WHERE id = %s AND revoked_at IS NULL",
-            [_naive(now), credential_id],
+            [naive(now), credential_id],
         )
         return updated > 0
 
@@ -303,7 +254,7 @@ class PostgresBackend:
                         f"export-limit\x1f{export.credential_id}\x1f{d.scope}:{d.scope_id}"
                     ],
                 )
-                since = _naive(export.created - dt.timedelta(seconds=window_seconds))
+                since = naive(export.created - dt.timedelta(seconds=window_seconds))
                 rows = connection.execute(
                     "SELECT created FROM exports WHERE credential_id = %s "
                     "AND scope = %s AND scope_id = %s AND created > %s "
@@ -319,13 +270,13 @@ class PostgresBackend:
 
     def get_export(self, export_id: str) -> Export | None:
         rows = self._fetchall(
-            f"SELECT {_EXPORT_COLUMNS} FROM exports WHERE id = %s", [export_id]
+            f"SELECT {EXPORT_COLUMNS} FROM exports WHERE id = %s", [export_id]
         )
-        return _export_from_row(rows[0]) if rows else None
+        return export_from_row(rows[0], _decoded) if rows else None
 
     def replace_export(self, export: Export, expected: Status) -> bool:
         """Write ``export`` if the stored one still has status ``expected``."""
-        values = _export_values(export)
+        values = export_values(export, Jsonb)
         updated = self._execute(
             "UPDATE exports SET status = %s, attempts = %s, started = %s, "
             "finished = %s, snapshot_at = %s, parts = %s, failure = %s "
@@ -335,13 +286,13 @@ class PostgresBackend:
         return updated > 0
 
     def list_exports(self, status: Status | None = None) -> list[Export]:
-        sql = f"SELECT {_EXPORT_COLUMNS} FROM exports"
+        sql = f"SELECT {EXPORT_COLUMNS} FROM exports"
         params: list[Any] = []
         if status is not None:
             sql += " WHERE status = %s"
             params.append(status.value)
         rows = self._fetchall(sql + " ORDER BY created, id", params)
-        return [_export_from_row(r) for r in rows]
+        return [export_from_row(r, _decoded) for r in rows]
 
     def delete_export(self, export_id: str) -> None:
         self._execute("DELETE FROM exports WHERE id = %s", [export_id])
@@ -393,9 +344,9 @@ class PostgresBackend:
 def _insert_export(connection: Connection, export: Export) -> None:
     d = export.definition
     connection.execute(
-        f"INSERT INTO exports (scope, scope_id, dataset, {_EXPORT_COLUMNS}) "
+        f"INSERT INTO exports (scope, scope_id, dataset, {EXPORT_COLUMNS}) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)".encode(),
-        [d.scope, d.scope_id, d.dataset, *_export_values(export)],
+        [d.scope, d.scope_id, d.dataset, *export_values(export, Jsonb)],
     )
 
 
