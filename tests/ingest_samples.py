@@ -13,12 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from snyk_export.backends.conditions import quote_identifier
 from snyk_export.backends.duckdb import DuckDBBackend
-from snyk_export.backends.duckdb_query import (
-    header_line,
-    quote_identifier,
-    render_record,
-)
+from snyk_export.backends.duckdb_query import header_line, render_record
 from snyk_export.catalog import datasets
 
 

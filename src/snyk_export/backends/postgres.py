@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from snyk_export.backends import postgres_schema
 from snyk_export.backends.base import Credential, Group, Org, RoleBinding
-from snyk_export.backends.duckdb_query import quote_identifier
+from snyk_export.backends.conditions import quote_identifier
 from snyk_export.backends.postgres_query import compile_export
 from snyk_export.backends.postgres_schema import SQL_TYPES
 from snyk_export.backends.rows import (

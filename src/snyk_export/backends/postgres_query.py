@@ -12,16 +12,12 @@ rendering reads it twice.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from snyk_export.backends.duckdb_query import (
-    REST_OF_MS,
-    TRIM_CHARS,
-    quote_identifier,
-)
+from snyk_export.backends.conditions import Dialect, export_conditions, quote_identifier
+from snyk_export.backends.duckdb_query import TRIM_CHARS
 from snyk_export.catalog import Column, Dataset, FilterSpec, datasets
-from snyk_export.filters import normalize_tag, parse_instant
+from snyk_export.filters import normalize_tag
 from snyk_export.jobs import Export
 
 # Control characters PostgreSQL escapes as \u00xx with lowercase hex digits,
@@ -161,83 +157,19 @@ def _value_condition(spec: FilterSpec, values: list[str]) -> tuple[str, list[Any
     return f"lower({ref}) = ANY(%s::text[])", [[v.lower() for v in values]]
 
 
-def _tags_conditions(
-    dataset: Dataset, filters: dict[str, Any]
-) -> tuple[list[str], list[Any]]:
-    tags_spec = dataset.find_filter("project_tags")
-    mode = filters.get("empty_project_tags")
-    tags = filters.get("project_tags")
-    if tags_spec is None or (mode is None and tags is None):
-        return [], []
-    ref = quote_identifier(tags_spec.column)
-    empty = f"({ref} IS NULL OR cardinality({ref}) = 0)"
-    if tags is None:
-        return (
-            [f"NOT {empty}"] if mode == "exclude" else [empty] if mode == "only" else []
-        ), []
-    match, params = _value_condition(tags_spec, tags)
-    if mode == "include":
-        return [f"({match} OR {empty})"], params
-    if mode == "only":
-        return ["FALSE"], []
-    return [match], params
-
-
-def _date_condition(
-    spec: FilterSpec, raw: dict[str, str | None], snapshot: dt.datetime
-) -> tuple[str, list[Any]]:
-    ref = quote_identifier(spec.column)
-    end = parse_instant(raw["to"]) if raw["to"] else snapshot
-    end = end.replace(microsecond=end.microsecond // 1000 * 1000)
-    conditions = [f"{ref} <= %s::timestamp"]
-    params: list[Any] = [_naive(end) + REST_OF_MS]
-    if raw["from"]:
-        conditions.append(f"{ref} >= %s::timestamp")
-        params.append(_naive(parse_instant(raw["from"])))
-    return " AND ".join(conditions), params
-
-
-def _naive(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _conditions(export: Export, dataset: Dataset) -> tuple[list[str], list[Any]]:
-    definition = export.definition
-    snapshot = export.snapshot_at or export.created
-    scope_column = quote_identifier(dataset.scope_columns[definition.scope])
-    conditions = [f"{scope_column} = %s"]
-    params: list[Any] = [definition.scope_id]
-
-    for name, value in definition.filters.items():
-        spec = dataset.find_filter(name)
-        if spec is None or name in ("project_tags", "empty_project_tags"):
-            continue
-        if spec.kind == "date_range":
-            condition, extra = _date_condition(spec, value, snapshot)
-        else:
-            condition, extra = _value_condition(spec, value)
-        conditions.append(condition)
-        params.extend(extra)
-    tag_conditions, tag_params = _tags_conditions(dataset, definition.filters)
-    conditions.extend(tag_conditions)
-    params.extend(tag_params)
-
-    if not definition.include_deleted:
-        conditions.extend(
-            f"{quote_identifier(c)} IS NULL" for c in dataset.deletion_columns
-        )
-    if not definition.include_deactivated:
-        conditions.extend(
-            f"{quote_identifier(c)} IS NOT FALSE" for c in dataset.monitoring_columns
-        )
-    return conditions, params
+DIALECT = Dialect(
+    parameter="%s",
+    timestamp_parameter="%s::timestamp",
+    value_condition=_value_condition,
+    is_empty_array=lambda ref: f"({ref} IS NULL OR cardinality({ref}) = 0)",
+)
 
 
 def compile_export(export: Export) -> tuple[str, list[Any]]:
     """The query and parameters that produce the records of ``export``."""
     definition = export.definition
     dataset = datasets()[definition.dataset]
-    conditions, params = _conditions(export, dataset)
+    conditions, params = export_conditions(export, dataset, DIALECT)
     selected = [
         _inner_column(dataset.column(name))
         for name in dict.fromkeys(definition.columns)

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from snyk_export.backends.duckdb_query import quote_identifier
+from snyk_export.backends.conditions import quote_identifier
 from snyk_export.catalog import Column, Dataset, datasets
 
 logger = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from typing import Any
 
 import duckdb
 
+from snyk_export.backends.conditions import quote_identifier
 from snyk_export.backends.duckdb import DuckDBBackend
-from snyk_export.backends.duckdb_query import quote_identifier
 from snyk_export.catalog import Dataset, datasets
 from snyk_export.errors import LoadRejected
 from snyk_export.ingest.sources import Source, detect_format, open_source

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from snyk_export.backends.duckdb_query import quote_identifier
+from snyk_export.backends.conditions import quote_identifier
 from snyk_export.catalog import Dataset
 from snyk_export.errors import LoadRejected
 

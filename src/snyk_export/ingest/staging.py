@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from snyk_export.backends.duckdb_query import SQL_TYPES, quote_identifier
+from snyk_export.backends.conditions import quote_identifier
+from snyk_export.backends.duckdb_query import SQL_TYPES
 from snyk_export.catalog import Column, Dataset
 from snyk_export.ingest.sources import Source
 
