@@ -8,7 +8,7 @@ DATA_DIR ?= data/demo
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install demo serve test test-all check format bench clean
+.PHONY: install demo serve test check format bench clean
 
 install: $(VENV)/.installed
 
@@ -24,11 +24,8 @@ demo: install  ## generate demo data (first run only) and serve on 127.0.0.1:$(P
 serve: install
 	$(BIN)/snyk-export serve --data-dir $(DATA_DIR) --port $(PORT)
 
-test: install  ## the test suite; long variants with PYTEST_ARGS=--runslow
+test: install  ## the test suite; PYTEST_ARGS='-k NAME' selects tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-
-test-all: install
-	$(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
 
 check: install  ## formatting, lint and types
 	$(BIN)/ruff format --check src tests bench
