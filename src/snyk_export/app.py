@@ -26,9 +26,16 @@ from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from snyk_export import openapi
-from snyk_export.auth import authenticate, authorize
+from snyk_export.auth import authenticate, authorize, require_member
 from snyk_export.backends.base import Credential
 from snyk_export.catalog import Scope
+from snyk_export.companion import (
+    group_orgs_document,
+    org_document,
+    page_cursor,
+    page_limit,
+    self_document,
+)
 from snyk_export.definition import CreateOptions, decode_body, parse_create_request
 from snyk_export.errors import (
     ApiError,
@@ -52,7 +59,7 @@ from snyk_export.service import (
 )
 from snyk_export.signing import SigningKeys, verify_download
 from snyk_export.storage.local import LocalStorage
-from snyk_export.versioning import ReleaseTable, ResolvedVersion
+from snyk_export.versioning import ReleaseTable, ResolvedVersion, resolve_any_date
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +247,50 @@ class Handlers:
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{name}"'},
         )
+
+    async def _companion(self, request: Request) -> tuple[Credential, str]:
+        """Authenticate and resolve the version of a companion request (§18)."""
+        header = request.headers.get("authorization")
+        backend = self.service.backend
+        credential = await run_in_threadpool(authenticate, backend, header, utc_now())
+        self.surface.limiter.hit(credential.id)
+        version = resolve_any_date(_first(request, "version"), utc_now().date())
+        request.state.version = version
+        return credential, version.requested.normalized
+
+    def _companion_ok(self, request: Request, body: Any) -> Response:
+        return JsonApiResponse(body, headers=_version_headers(request))
+
+    async def show_self(self, request: Request) -> Response:
+        credential, version = await self._companion(request)
+        return self._companion_ok(request, self_document(credential, version))
+
+    def _scope_id(self, request: Request, parameter: str) -> str:
+        scope_id = canonical_uuid(request.path_params[parameter])
+        if scope_id is None:
+            raise BadRequest(f"'{parameter}' must be a UUID", parameter=parameter)
+        return scope_id
+
+    async def show_org(self, request: Request) -> Response:
+        credential, version = await self._companion(request)
+        org_id = self._scope_id(request, "org_id")
+        backend = self.service.backend
+        await run_in_threadpool(require_member, backend, credential, "org", org_id)
+        org = await run_in_threadpool(backend.get_org, org_id)
+        if org is None:
+            raise NotFound("org not found")
+        return self._companion_ok(request, org_document(org, version))
+
+    async def list_group_orgs(self, request: Request) -> Response:
+        credential, version = await self._companion(request)
+        group_id = self._scope_id(request, "group_id")
+        backend = self.service.backend
+        await run_in_threadpool(require_member, backend, credential, "group", group_id)
+        limit = page_limit(_first(request, "limit"))
+        after = page_cursor(_first(request, "starting_after"))
+        orgs = await run_in_threadpool(backend.list_orgs, group_id)
+        document = group_orgs_document(group_id, orgs, version, limit, after)
+        return self._companion_ok(request, document)
 
     async def openapi_versions(self, request: Request) -> Response:
         versions = [release.name for release in self.surface.releases.releases]
@@ -433,6 +484,9 @@ def build_app(surface: Surface) -> ASGIApp:
             show("group", True),
             methods=["GET"],
         ),
+        Route("/self", handlers.show_self, methods=["GET"]),
+        Route("/orgs/{org_id}", handlers.show_org, methods=["GET"]),
+        Route("/groups/{group_id}/orgs", handlers.list_group_orgs, methods=["GET"]),
         Route("/openapi", handlers.openapi_versions, methods=["GET"]),
         Route("/openapi/{version}", handlers.openapi_document, methods=["GET"]),
     ]

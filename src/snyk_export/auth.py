@@ -122,16 +122,24 @@ def _grants(
     return member, grants
 
 
-def authorize(
+def require_member(
     backend: Backend, credential: Credential, scope: Scope, scope_id: str
-) -> None:
-    """Check that ``credential`` may read reports of the org or group (§5)."""
+) -> set[str]:
+    """The grants of a member of the org or group; 404 for anyone else (§5.2)."""
     exists = (
         backend.get_org(scope_id) if scope == "org" else backend.get_group(scope_id)
     ) is not None
     member, grants = _grants(backend, credential, scope, scope_id)
     if not exists or not member:
         raise NotFound(f"{scope} not found")
+    return grants
+
+
+def authorize(
+    backend: Backend, credential: Credential, scope: Scope, scope_id: str
+) -> None:
+    """Check that ``credential`` may read reports of the org or group (§5)."""
+    grants = require_member(backend, credential, scope, scope_id)
     needed = ORG_REPORT_READ if scope == "org" else GROUP_REPORT_READ
     if needed not in grants:
         raise Forbidden(f"the token lacks the permission {needed} on this {scope}")

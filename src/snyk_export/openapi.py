@@ -189,6 +189,9 @@ def _paths(release: Release) -> Schema:
         paths[f"{root}/export/{{export_id}}"] = {
             "get": _show_operation(words, "results", release)
         }
+    paths["/self"] = {"get": _self_operation()}
+    paths["/orgs/{org_id}"] = {"get": _org_operation()}
+    paths["/groups/{group_id}/orgs"] = {"get": _group_orgs_operation()}
     paths["/openapi"] = {"get": _versions_operation()}
     paths["/openapi/{version}"] = {"get": _document_operation()}
     # Links live at the server root, outside the base path of the API.
@@ -243,6 +246,97 @@ def _show_operation(words: _ScopeWords, view: str, release: Release) -> Schema:
     success = {"200": _ref("responses", "GetExportJob" if status_view else "GetExport")}
     operation["responses"] = _responses_for(success, _SHOW_ERRORS)
     return operation
+
+
+_COMPANION_ERRORS = ("400", "401", "404", "429", "500")
+_COMPANION_NOTE = (
+    "A companion of the export endpoints (export-api.md §18): any valid "
+    "`version` date up to today is served."
+)
+
+
+def _org_resource() -> Schema:
+    attributes = _object(
+        {"name": _string(), "slug": _string(), "group_id": _string(format="uuid")},
+        ["name", "slug"],
+    )
+    return _object(
+        {"type": _enum("org"), "id": _string(format="uuid"), "attributes": attributes},
+        ["type", "id", "attributes"],
+    )
+
+
+def _companion_operation(
+    operation_id: str,
+    summary: str,
+    data: Schema,
+    parameters: list[Schema],
+    links: Schema,
+) -> Schema:
+    document = _object(
+        {"jsonapi": _ref("schemas", "JsonApi"), "data": data, "links": links},
+        ["jsonapi", "data", "links"],
+    )
+    ok = {
+        "description": summary,
+        "headers": _success_headers(),
+        "content": _content(document),
+    }
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": _COMPANION_NOTE,
+        "tags": ["Companion"],
+        "security": _SECURITY,
+        "parameters": [_ref("parameters", "Version"), *parameters],
+        "responses": _responses_for({"200": ok}, _COMPANION_ERRORS),
+    }
+
+
+def _self_operation() -> Schema:
+    attributes = _object({"name": _string(), "username": _string()}, ["name"])
+    user = _object(
+        {"type": _enum("user"), "id": _string(format="uuid"), "attributes": attributes},
+        ["type", "id", "attributes"],
+    )
+    links = _object({"self": _string()}, ["self"])
+    return _companion_operation("getSelf", "Who the token belongs to", user, [], links)
+
+
+def _org_operation() -> Schema:
+    links = _object({"self": _string()}, ["self"])
+    return _companion_operation(
+        "getOrg",
+        "An org the token is a member of",
+        _org_resource(),
+        [_ref("parameters", "orgId")],
+        links,
+    )
+
+
+def _group_orgs_operation() -> Schema:
+    limit = _parameter(
+        "limit",
+        "query",
+        _string(pattern="^[0-9]+$"),
+        "Page size, 1 to 100 (10).",
+        required=False,
+    )
+    after = _parameter(
+        "starting_after",
+        "query",
+        _string(format="uuid"),
+        "Id of the last org of the previous page.",
+        required=False,
+    )
+    links = _object({"self": _string(), "next": _string()}, ["self"])
+    return _companion_operation(
+        "listGroupOrgs",
+        "The orgs of a group, a page at a time",
+        _array(_org_resource()),
+        [_ref("parameters", "groupId"), limit, after],
+        links,
+    )
 
 
 def _versions_operation() -> Schema:

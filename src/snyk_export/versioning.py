@@ -161,6 +161,25 @@ class ReleaseTable:
         return ResolvedVersion(requested, best)
 
 
+def resolve_any_date(raw: str | None, today: dt.date) -> ResolvedVersion:
+    """Resolution for the companion endpoints (§18): any valid past date is served.
+
+    Clients probe ``/self`` and list orgs with whatever version they use
+    elsewhere, often older than the export endpoints, so every well-formed date
+    up to today is served as the GA surface of that date.
+    """
+    if not raw:
+        raise BadRequest(
+            "missing required query parameter 'version'", parameter="version"
+        )
+    requested = parse_version(raw)
+    if requested.date > today:
+        raise BadRequest(
+            "requested version newer than present date", parameter="version"
+        )
+    return ResolvedVersion(requested, Release(requested.date, Stability.GA))
+
+
 def default_releases() -> list[Release]:
     """The release table the service ships with (§3.1)."""
     return [
