@@ -79,6 +79,12 @@ class Settings:
     allow_missing_date_filter: bool = _setting(
         False, "Accept exports without a date filter, as unbounded.", _bool
     )
+    spreadsheet_safe_csv: bool = _setting(
+        False,
+        "Extension: requests with x_spreadsheet_safe=true get string cells that "
+        "start with = + - @ tab or CR prefixed with ' for spreadsheets.",
+        _bool,
+    )
     poll_hint_seconds: int = _setting(10, "retry-after sent with 202 responses.", int)
     workers: int = _setting(2, "Export jobs run at the same time.", int)
     max_rows_per_file: int = _setting(100_000, "Data rows per result file.", int)

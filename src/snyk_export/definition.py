@@ -34,6 +34,7 @@ class ExportDefinition:
     include_deactivated: bool = False
     url_expiration_seconds: int = DEFAULT_URL_EXPIRATION_SECONDS
     formats: tuple[str, ...] = ("csv",)
+    spreadsheet_safe: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class ExportDefinition:
             "include_deactivated": self.include_deactivated,
             "url_expiration_seconds": self.url_expiration_seconds,
             "formats": list(self.formats),
+            "spreadsheet_safe": self.spreadsheet_safe,
         }
 
     @classmethod
@@ -60,6 +62,7 @@ class ExportDefinition:
             include_deactivated=raw["include_deactivated"],
             url_expiration_seconds=raw["url_expiration_seconds"],
             formats=tuple(raw["formats"]),
+            spreadsheet_safe=bool(raw.get("spreadsheet_safe", False)),
         )
 
 
@@ -68,6 +71,7 @@ class CreateOptions:
     """Operator switches that change how create requests are judged."""
 
     allow_missing_date_filter: bool = False
+    spreadsheet_safe_extension: bool = False
 
 
 def decode_body(body: bytes) -> dict[str, Any]:
@@ -126,6 +130,7 @@ def parse_create_request(
         ),
         url_expiration_seconds=expiration,
         formats=formats,
+        spreadsheet_safe=_spreadsheet_safe(attributes, options),
     )
 
 
@@ -193,6 +198,21 @@ def _columns(raw: object, dataset: Dataset) -> tuple[str, ...]:
             pointer=pointer,
         )
     return tuple(chosen)
+
+
+def _spreadsheet_safe(attributes: dict[str, Any], options: CreateOptions) -> bool:
+    """The opt-in ``x_spreadsheet_safe`` extension; ignored unless enabled (§19)."""
+    if not options.spreadsheet_safe_extension:
+        return False
+    raw = attributes.get("x_spreadsheet_safe")
+    if raw is None:
+        return False
+    if not isinstance(raw, bool):
+        raise BadRequest(
+            "'x_spreadsheet_safe' must be true or false",
+            pointer=f"{_ATTRIBUTES}/x_spreadsheet_safe",
+        )
+    return raw
 
 
 def _url_expiration(raw: object) -> int:

@@ -533,6 +533,14 @@ def _attributes_schema(scope: Scope) -> Schema:
             "default": 3600,
             "description": "Lifetime of result links; 0 means the default.",
         },
+        "x_spreadsheet_safe": {
+            "type": "boolean",
+            "nullable": True,
+            "description": "Extension, honoured only where the operator enables "
+            "`spreadsheet_safe_csv`: string cells that a spreadsheet would run as a "
+            "formula (starting with = + - @, tab or CR) are written with a leading "
+            "`'`. Ignored otherwise, like any unknown member.",
+        },
     }
     return {
         "type": "object",

@@ -104,7 +104,9 @@ def assemble(settings: Settings, backend: Backend | None = None) -> Service:
         limiter=SlidingWindowLimiter(
             settings.request_limit, settings.request_window_seconds
         ),
-        create_options=CreateOptions(settings.allow_missing_date_filter),
+        create_options=CreateOptions(
+            settings.allow_missing_date_filter, settings.spreadsheet_safe_csv
+        ),
         base_path=settings.base_path,
         max_request_bytes=settings.max_request_bytes,
         poll_hint_seconds=settings.poll_hint_seconds,

@@ -318,3 +318,44 @@ def test_json_written_by_other_means_is_still_rendered_compact(
     assert records_of(backend, export) == [
         '"{""a"":[1,2],""b"":{""c"":"" keep  these ""}}"\n'
     ]
+
+
+def test_spreadsheet_safe_cells_are_the_same_on_both_engines(
+    backend: PostgresBackend, tmp_path: Path
+) -> None:
+    duck = DuckDBBackend(tmp_path / "db.duckdb")
+    duck.migrate()
+    titles = ["=SUM(A1)", "+1", "-x", "@cmd", "\tTab", "\rCR", "plain", "", None]
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "GROUP_PUBLIC_ID": ["g-safe"] * len(titles),
+            "PROBLEM_ID": [f"safe-{i}" for i in range(len(titles))],
+            "UPDATED_AT": [dt.datetime(2026, 1, 1)] * len(titles),
+            "PROBLEM_TITLE": titles,
+            "SCORE": [-1.0] * len(titles),
+        }
+    )
+    for db in (duck, backend):
+        db.load_batches("issues", iter([batch]))
+    job = definition(
+        "g-safe", columns=("PROBLEM_TITLE", "SCORE"), spreadsheet_safe=True
+    )
+    export = Export(str(uuid.uuid4()), job, Status.PENDING, NOW, "c1").start(NOW)
+
+    in_duckdb, in_postgres = records_of(duck, export), records_of(backend, export)
+    duck.close()
+
+    assert sorted(in_postgres) == sorted(in_duckdb)
+    assert sorted(in_duckdb) == sorted(
+        [
+            '"\'=SUM(A1)",-1\n',
+            '"\'+1",-1\n',
+            '"\'-x",-1\n',
+            '"\'@cmd",-1\n',
+            '"\'\tTab",-1\n',
+            '"\'\rCR",-1\n',
+            '"plain",-1\n',
+            '"",-1\n',
+            ",-1\n",
+        ]
+    )

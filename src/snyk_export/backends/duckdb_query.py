@@ -22,6 +22,10 @@ from snyk_export.jobs import Export
 TRIM_CHARS = TAG_WHITESPACE
 # The last microsecond of a millisecond: bounds are inclusive at ms precision.
 
+# The starts of a cell that spreadsheets run as a formula (the opt-in
+# spreadsheet-safe extension prefixes them with a quote; §19.3).
+FORMULA_START = r"^[=+\-@\t\r]"
+
 SQL_TYPES = {
     "string": "VARCHAR",
     "integer": "BIGINT",
@@ -68,11 +72,17 @@ def _quoted(text_sql: str, column_sql: str) -> str:
     )
 
 
-def render_field(column: Column) -> str:
+def _formula_safe(ref: str) -> str:
+    """A string value with a leading ``'`` where a spreadsheet would see a formula."""
+    formula = f"regexp_matches({ref}, '{FORMULA_START}')"
+    return f"CASE WHEN {formula} THEN concat('''', {ref}) ELSE {ref} END"
+
+
+def render_field(column: Column, *, spreadsheet_safe: bool = False) -> str:
     """SQL that renders ``column`` as one CSV field in the contract's dialect."""
     ref = quote_identifier(column.name)
     if column.type == "string":
-        return _quoted(ref, ref)
+        return _quoted(_formula_safe(ref) if spreadsheet_safe else ref, ref)
     if column.type == "integer":
         return f"coalesce(CAST({ref} AS VARCHAR), '')"
     if column.type == "number":
@@ -97,9 +107,14 @@ def render_field(column: Column) -> str:
     return _quoted(f"CAST(json({ref}) AS VARCHAR)", ref)
 
 
-def render_record(dataset: Dataset, columns: tuple[str, ...]) -> str:
+def render_record(
+    dataset: Dataset, columns: tuple[str, ...], *, spreadsheet_safe: bool = False
+) -> str:
     """SQL for one whole CSV record of the chosen columns, LF included."""
-    fields = ", ',', ".join(render_field(dataset.column(name)) for name in columns)
+    fields = ", ',', ".join(
+        render_field(dataset.column(name), spreadsheet_safe=spreadsheet_safe)
+        for name in columns
+    )
     return f"concat({fields}, chr(10))"
 
 
@@ -149,12 +164,15 @@ def compile_export(export: Export) -> tuple[str, list[Any]]:
     definition = export.definition
     dataset = datasets()[definition.dataset]
     conditions, params = export_conditions(export, dataset, DIALECT)
+    record = render_record(
+        dataset, definition.columns, spreadsheet_safe=definition.spreadsheet_safe
+    )
     # No ORDER BY: rows come in storage order, which DuckDB keeps while
     # streaming (preserve_insertion_order), so the same stored data gives the
     # same files. A global sort of wide rows needs memory in proportion to the
     # export and fails under a bounded memory limit.
     sql = (
-        f"SELECT {render_record(dataset, definition.columns)} AS record "
+        f"SELECT {record} AS record "
         f"FROM {quote_identifier(dataset.name)} "
         f"WHERE {' AND '.join(conditions)}"
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from snyk_export.backends.conditions import Dialect, export_conditions, quote_identifier
-from snyk_export.backends.duckdb_query import TRIM_CHARS
+from snyk_export.backends.duckdb_query import FORMULA_START, TRIM_CHARS
 from snyk_export.catalog import Column, Dataset, FilterSpec, datasets
 from snyk_export.filters import normalize_tag
 from snyk_export.jobs import Export
@@ -68,11 +68,16 @@ def _plain_decimal(ref: str) -> str:
     )
 
 
-def render_field(column: Column) -> str:
+def _formula_safe(ref: str) -> str:
+    """A string value with a leading ``'`` where a spreadsheet would see a formula."""
+    return f"CASE WHEN {ref} ~ '{FORMULA_START}' THEN '''' || {ref} ELSE {ref} END"
+
+
+def render_field(column: Column, *, spreadsheet_safe: bool = False) -> str:
     """SQL that renders ``column`` of the inner query as one CSV field."""
     ref = quote_identifier(column.name)
     if column.type == "string":
-        return _quoted(ref, ref)
+        return _quoted(_formula_safe(ref) if spreadsheet_safe else ref, ref)
     if column.type == "integer":
         return f"coalesce({ref}::text, '')"
     if column.type == "number":
@@ -105,11 +110,14 @@ def _inner_column(column: Column) -> str:
     return ref
 
 
-def render_record(dataset: Dataset, columns: tuple[str, ...]) -> str:
+def render_record(
+    dataset: Dataset, columns: tuple[str, ...], *, spreadsheet_safe: bool = False
+) -> str:
     """SQL for one whole CSV record of the chosen columns, LF included."""
     pieces: list[str] = []
     for name in columns:
-        pieces.extend((render_field(dataset.column(name)), "','"))
+        field = render_field(dataset.column(name), spreadsheet_safe=spreadsheet_safe)
+        pieces.extend((field, "','"))
     pieces[-1] = "chr(10)"
     return _concatenated(pieces)
 
@@ -170,6 +178,9 @@ def compile_export(export: Export) -> tuple[str, list[Any]]:
     definition = export.definition
     dataset = datasets()[definition.dataset]
     conditions, params = export_conditions(export, dataset, DIALECT)
+    record = render_record(
+        dataset, definition.columns, spreadsheet_safe=definition.spreadsheet_safe
+    )
     selected = [
         _inner_column(dataset.column(name))
         for name in dict.fromkeys(definition.columns)
@@ -186,7 +197,7 @@ def compile_export(export: Export) -> tuple[str, list[Any]]:
     # and independent of the database's locale.
     order = ", ".join(f'{key} COLLATE "C"' for key in keys)
     sql = (
-        f"SELECT {render_record(dataset, definition.columns)} AS record "
+        f"SELECT {record} AS record "
         f"FROM (SELECT {', '.join(selected)} FROM {quote_identifier(dataset.name)} "
         f"WHERE {' AND '.join(conditions)} OFFSET 0) AS selected ORDER BY {order}"
     )
