@@ -14,15 +14,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from snyk_export.backends.base import Credential, Group, Org, RoleBinding
+from snyk_export.backends.base import Credential, RoleBinding
 from snyk_export.backends.duckdb_query import MACROS, compile_export, table_ddl
 from snyk_export.backends.rows import (
     EXPORT_COLUMNS,
     aware,
-    export_from_row,
     export_values,
     naive,
 )
+from snyk_export.backends.sql_store import SqlStore
 from snyk_export.catalog import datasets
 from snyk_export.errors import ConfigurationError, Unavailable
 from snyk_export.jobs import Export, Status
@@ -54,8 +54,11 @@ METADATA_DDL = [
 ]
 
 
-class DuckDBBackend:
+class DuckDBBackend(SqlStore):
     """The whole service state in one DuckDB database file."""
+
+    def _decode_json(self, value: Any) -> Any:
+        return json.loads(value)
 
     def __init__(
         self,
@@ -125,45 +128,6 @@ class DuckDBBackend:
 
     def close(self) -> None:
         self._db.close()
-
-    # Tenancy.
-
-    def create_group(self, group: Group) -> None:
-        self._execute(
-            "INSERT INTO groups VALUES (?, ?, ?)", [group.id, group.name, group.slug]
-        )
-
-    def create_org(self, org: Org) -> None:
-        self._execute(
-            "INSERT INTO orgs VALUES (?, ?, ?, ?)",
-            [org.id, org.name, org.slug, org.group_id],
-        )
-
-    def get_group(self, group_id: str) -> Group | None:
-        rows = self._fetchall(
-            "SELECT id, name, slug FROM groups WHERE id = ?", [group_id]
-        )
-        return Group(*rows[0]) if rows else None
-
-    def get_org(self, org_id: str) -> Org | None:
-        rows = self._fetchall(
-            "SELECT id, name, slug, group_id FROM orgs WHERE id = ?", [org_id]
-        )
-        return Org(*rows[0]) if rows else None
-
-    def list_groups(self) -> list[Group]:
-        return [
-            Group(*r)
-            for r in self._fetchall("SELECT id, name, slug FROM groups ORDER BY name")
-        ]
-
-    def list_orgs(self, group_id: str | None = None) -> list[Org]:
-        sql = "SELECT id, name, slug, group_id FROM orgs"
-        params: list[Any] = []
-        if group_id is not None:
-            sql += " WHERE group_id = ?"
-            params.append(group_id)
-        return [Org(*r) for r in self._fetchall(sql + " ORDER BY name, id", params)]
 
     # Credentials.
 
@@ -269,12 +233,6 @@ class DuckDBBackend:
             self._insert_export(cursor, export)
         return None
 
-    def get_export(self, export_id: str) -> Export | None:
-        rows = self._fetchall(
-            f"SELECT {EXPORT_COLUMNS} FROM exports WHERE id = ?", [export_id]
-        )
-        return export_from_row(rows[0], json.loads) if rows else None
-
     def replace_export(self, export: Export, expected: Status) -> bool:
         """Write ``export`` if the stored one still has status ``expected``."""
         values = export_values(export, json.dumps)
@@ -298,20 +256,6 @@ class DuckDBBackend:
             ).fetchall()
         return bool(rows)
 
-    def list_exports(self, status: Status | None = None) -> list[Export]:
-        sql = f"SELECT {EXPORT_COLUMNS} FROM exports"
-        params: list[Any] = []
-        if status is not None:
-            sql += " WHERE status = ?"
-            params.append(status.value)
-        return [
-            export_from_row(r, json.loads)
-            for r in self._fetchall(sql + " ORDER BY created, id", params)
-        ]
-
-    def delete_export(self, export_id: str) -> None:
-        self._execute("DELETE FROM exports WHERE id = ?", [export_id])
-
     # Analytics.
 
     def load_batches(self, dataset: str, batches: Iterator[pa.RecordBatch]) -> int:
@@ -329,10 +273,6 @@ class DuckDBBackend:
                 loaded += batch.num_rows
             cursor.execute("COMMIT")
         return loaded
-
-    def count_rows(self, dataset: str) -> int:
-        rows = self._fetchall(f'SELECT count(*) FROM "{datasets()[dataset].name}"')
-        return int(rows[0][0])
 
     def stream_export(self, export: Export, batch_rows: int) -> Iterator[pa.Array]:
         """Rendered CSV records of ``export``, from one consistent snapshot."""

@@ -21,17 +21,17 @@ from psycopg.types.json import Json, Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from snyk_export.backends import postgres_schema
-from snyk_export.backends.base import Credential, Group, Org, RoleBinding
+from snyk_export.backends.base import Credential, RoleBinding
 from snyk_export.backends.conditions import quote_identifier
 from snyk_export.backends.postgres_query import compile_export
 from snyk_export.backends.postgres_schema import SQL_TYPES
 from snyk_export.backends.rows import (
     EXPORT_COLUMNS,
     aware,
-    export_from_row,
     export_values,
     naive,
 )
+from snyk_export.backends.sql_store import SqlStore
 from snyk_export.catalog import Dataset, datasets
 from snyk_export.config import redacted_url
 from snyk_export.errors import ConfigurationError, Unavailable
@@ -40,11 +40,6 @@ from snyk_export.jobs import Export, Status
 logger = logging.getLogger(__name__)
 
 Connection = psycopg.Connection[tuple[Any, ...]]
-
-
-def _decoded(value: Any) -> Any:
-    """JSON columns arrive decoded by psycopg already."""
-    return value
 
 
 def _configure(connection: Connection) -> None:
@@ -56,8 +51,13 @@ def _configure(connection: Connection) -> None:
 RUNNER_LOCK = "snyk-export/job-runner"
 
 
-class PostgresBackend:
+class PostgresBackend(SqlStore):
     """The whole service state in one PostgreSQL database, shared by replicas."""
+
+    PARAMETER = "%s"
+
+    def _decode_json(self, value: Any) -> Any:
+        return value  # psycopg decodes JSON columns already
 
     def __init__(self, url: str, *, max_connections: int = 10) -> None:
         try:
@@ -130,43 +130,6 @@ class PostgresBackend:
             self._runner_lock.close()
             self._runner_lock = None
         self._pool.close()
-
-    # Tenancy.
-
-    def create_group(self, group: Group) -> None:
-        self._execute(
-            "INSERT INTO groups VALUES (%s, %s, %s)", [group.id, group.name, group.slug]
-        )
-
-    def create_org(self, org: Org) -> None:
-        self._execute(
-            "INSERT INTO orgs VALUES (%s, %s, %s, %s)",
-            [org.id, org.name, org.slug, org.group_id],
-        )
-
-    def get_group(self, group_id: str) -> Group | None:
-        rows = self._fetchall(
-            "SELECT id, name, slug FROM groups WHERE id = %s", [group_id]
-        )
-        return Group(*rows[0]) if rows else None
-
-    def get_org(self, org_id: str) -> Org | None:
-        rows = self._fetchall(
-            "SELECT id, name, slug, group_id FROM orgs WHERE id = %s", [org_id]
-        )
-        return Org(*rows[0]) if rows else None
-
-    def list_groups(self) -> list[Group]:
-        rows = self._fetchall("SELECT id, name, slug FROM groups ORDER BY name, id")
-        return [Group(*r) for r in rows]
-
-    def list_orgs(self, group_id: str | None = None) -> list[Org]:
-        sql = "SELECT id, name, slug, group_id FROM orgs"
-        params: list[Any] = []
-        if group_id is not None:
-            sql += " WHERE group_id = %s"
-            params.append(group_id)
-        return [Org(*r) for r in self._fetchall(sql + " ORDER BY name, id", params)]
 
     # Credentials.
 
@@ -268,12 +231,6 @@ class PostgresBackend:
             _insert_export(connection, export)
         return None
 
-    def get_export(self, export_id: str) -> Export | None:
-        rows = self._fetchall(
-            f"SELECT {EXPORT_COLUMNS} FROM exports WHERE id = %s", [export_id]
-        )
-        return export_from_row(rows[0], _decoded) if rows else None
-
     def replace_export(self, export: Export, expected: Status) -> bool:
         """Write ``export`` if the stored one still has status ``expected``."""
         values = export_values(export, Jsonb)
@@ -284,18 +241,6 @@ class PostgresBackend:
             [*values[2:3], *values[5:], export.id, expected.value],
         )
         return updated > 0
-
-    def list_exports(self, status: Status | None = None) -> list[Export]:
-        sql = f"SELECT {EXPORT_COLUMNS} FROM exports"
-        params: list[Any] = []
-        if status is not None:
-            sql += " WHERE status = %s"
-            params.append(status.value)
-        rows = self._fetchall(sql + " ORDER BY created, id", params)
-        return [export_from_row(r, _decoded) for r in rows]
-
-    def delete_export(self, export_id: str) -> None:
-        self._execute("DELETE FROM exports WHERE id = %s", [export_id])
 
     # Analytics.
 
@@ -317,11 +262,6 @@ class PostgresBackend:
                         copy.write_row(row)
                 loaded += batch.num_rows
         return loaded
-
-    def count_rows(self, dataset: str) -> int:
-        table = quote_identifier(datasets()[dataset].name)
-        rows = self._fetchall(f"SELECT count(*) FROM {table}")
-        return int(rows[0][0])
 
     def stream_export(self, export: Export, batch_rows: int) -> Iterator[pa.Array]:
         """Rendered CSV records of ``export``, from one consistent snapshot.
