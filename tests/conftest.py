@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,22 +13,44 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from liveserver import LiveServer, in_ci, start_live_server
+from liveserver import LiveServer, Production, in_ci, start_live_server
+from s3fixtures import s3_bucket, s3_server  # noqa: F401 - fixtures for every test
+from s3server import S3Server
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server for the whole session, limits relaxed for test traffic."""
-    server = start_live_server(
-        tmp_path_factory.mktemp("live"),
-        export_post_limit="none",
-        request_limit="none",
-        max_rows_per_file=1000,
-    )
-    yield server
-    server.stop()
+@pytest.fixture(scope="session", params=["embedded", "production"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server per configuration for the whole session, limits relaxed.
+
+    ``embedded`` is the one-process default (DuckDB, worker threads, files);
+    ``production`` is a replica on PostgreSQL with a Procrastinate worker and
+    results in S3 (moto's server, see s3server).
+    """
+    with contextlib.ExitStack() as stack:
+        production = None
+        if request.param == "production":
+            server_url = request.getfixturevalue("postgres_server")
+            s3: S3Server = request.getfixturevalue("s3_server")
+            patch = stack.enter_context(pytest.MonkeyPatch.context())
+            for name, value in s3.environment().items():
+                patch.setenv(name, value)
+            production = Production(
+                database_url=stack.enter_context(fresh_schema(server_url)),
+                storage_url=f"s3://{s3.create_bucket()}/live",
+            )
+        server = start_live_server(
+            tmp_path_factory.mktemp(f"live-{request.param}"),
+            production=production,
+            export_post_limit="none",
+            request_limit="none",
+            max_rows_per_file=1000,
+        )
+        yield server
+        server.stop()
 
 
 @pytest.fixture
@@ -61,14 +84,23 @@ def postgres_server() -> str:
     return url
 
 
+@contextlib.contextmanager
+def fresh_schema(server_url: str) -> Iterator[str]:
+    """A URL whose connections see only a new schema, dropped afterwards."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"'.encode())
+    separator = "&" if "?" in server_url else "?"
+    options = quote(f"-csearch_path={schema}", safe="")
+    try:
+        yield f"{server_url}{separator}options={options}"
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE'.encode())
+
+
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL whose connections see only a fresh schema, dropped after the test."""
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"'.encode())
-    separator = "&" if "?" in postgres_server else "?"
-    options = quote(f"-csearch_path={schema}", safe="")
-    yield f"{postgres_server}{separator}options={options}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE'.encode())
+    with fresh_schema(postgres_server) as url:
+        yield url

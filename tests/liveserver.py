@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import socket
 import threading
 import time
@@ -58,9 +59,30 @@ class LiveServer:
         self.clients.append(client)
         return client
 
+    oracle: DuckDBBackend | None = None
+
+    @property
+    def production(self) -> bool:
+        return self.oracle is not None
+
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Rows straight from the server's database, for comparison."""
-        return self.backend._fetchall(sql, params)
+        """Rows straight from the stored data, for comparison, in export order.
+
+        In production mode the analytics tables are also loaded into a DuckDB
+        oracle from the same seed, so tests can keep one SQL dialect; rows of a
+        dataset come in the order PostgreSQL exports them, by natural key.
+        Other tables (exports, credentials) are read from the server's own
+        database.
+        """
+        if self.oracle is None:
+            return self.backend._fetchall(sql, params)
+        table = _DATASET_QUERY.match(sql)
+        if table is None:
+            return self.service.backend._fetchall(sql.replace("?", "%s"), params)
+        if not _UNORDERED.search(sql):
+            keys = datasets()[table.group(1)].order_by
+            sql += " ORDER BY " + ", ".join(f'"{key}"' for key in keys)
+        return self.oracle._fetchall(sql, params)
 
     def stop(self) -> None:
         for client in self.clients:
@@ -68,6 +90,14 @@ class LiveServer:
         self._server.should_exit = True
         self._thread.join(10)
         self.service.close()
+        if self.oracle is not None:
+            self.oracle.close()
+
+
+_DATASET_NAMES = "|".join(datasets())
+_DATASET_QUERY = re.compile(rf'^\s*SELECT .*? FROM "?({_DATASET_NAMES})"?(\s|$)', re.S)
+# Queries whose rows have no export order to follow.
+_UNORDERED = re.compile(r"count\(|\bLIMIT\b|\bORDER BY\b|\bGROUP BY\b|DISTINCT", re.I)
 
 
 def _free_socket() -> socket.socket:
@@ -115,10 +145,25 @@ def seed_tokens(
     return tokens, other_org.id, other_group.id
 
 
+@dataclass(frozen=True)
+class Production:
+    """Where a production-mode test server keeps its state."""
+
+    database_url: str  # a PostgreSQL schema of its own
+    storage_url: str  # an S3 bucket on the test server (s3server)
+
+
 def start_live_server(
-    data_dir: Path, sizes: DemoSizes = SMALL, **overrides: Any
+    data_dir: Path,
+    sizes: DemoSizes = SMALL,
+    production: Production | None = None,
+    **overrides: Any,
 ) -> LiveServer:
-    """Start a real server on 127.0.0.1 with seeded data and tokens."""
+    """Start a real server on 127.0.0.1 with seeded data and tokens.
+
+    With ``production``, the server runs as a replica would: PostgreSQL,
+    Procrastinate (a worker inside the process) and S3.
+    """
     sock = _free_socket()
     port = sock.getsockname()[1]
     defaults: dict[str, Any] = {
@@ -127,12 +172,27 @@ def start_live_server(
         "public_base_url": f"http://127.0.0.1:{port}",
         "sweep_interval_seconds": 1,
     }
+    if production is not None:
+        defaults |= {
+            "database_url": production.database_url,
+            "storage_url": production.storage_url,
+            "job_queue": "procrastinate",
+            "embedded_worker": True,
+            "heartbeat_seconds": 1,
+            "stalled_worker_seconds": 5,
+        }
     settings = load_settings({**defaults, **overrides}, environ={})
     backend = open_backend(settings)
     tenant = seed_data(backend, sizes)
+    oracle = None
+    if production is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        oracle = DuckDBBackend(data_dir / "oracle.duckdb")
+        oracle.migrate()
+        seed_data(oracle, sizes)
     tokens, other_org, other_group = seed_tokens(backend, tenant)
     service = assemble(settings, backend)
-    service.runner.start()
+    service.start()
     config = uvicorn.Config(
         service.app, log_config=None, access_log=False, lifespan="off"
     )
@@ -153,6 +213,7 @@ def start_live_server(
         other_group,
         server,
         thread,
+        oracle=oracle,
     )
 
 

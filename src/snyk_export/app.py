@@ -12,15 +12,16 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as AsgiScope
@@ -47,10 +48,17 @@ from snyk_export.errors import (
     UnsupportedMediaType,
     error_document,
 )
+from snyk_export.executor import utc_now
 from snyk_export.ids import canonical_uuid
 from snyk_export.jobs import Export, Status
-from snyk_export.ratelimit import SlidingWindowLimiter
-from snyk_export.runner import utc_now
+from snyk_export.observability import (
+    PROBE_PATHS,
+    Check,
+    Metrics,
+    MetricsMiddleware,
+    health_routes,
+)
+from snyk_export.ratelimit import RequestLimiter
 from snyk_export.service import (
     ExportService,
     created_document,
@@ -58,13 +66,14 @@ from snyk_export.service import (
     status_path,
 )
 from snyk_export.signing import SigningKeys, verify_download
-from snyk_export.storage.local import LocalStorage
+from snyk_export.storage.base import ResultStorage
 from snyk_export.versioning import ReleaseTable, ResolvedVersion, resolve_any_date
 
 logger = logging.getLogger(__name__)
 
 JSONAPI_MEDIA_TYPE = "application/vnd.api+json"
 REQUEST_ID_HEADER = "snyk-request-id"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 
 @dataclass
@@ -72,14 +81,16 @@ class Surface:
     """Everything the route handlers need, built once by the server."""
 
     service: ExportService
-    storage: LocalStorage
+    storage: ResultStorage
     keys: SigningKeys
     releases: ReleaseTable
-    limiter: SlidingWindowLimiter
+    limiter: RequestLimiter
     create_options: CreateOptions
     base_path: str
     max_request_bytes: int
     poll_hint_seconds: int
+    metrics: Metrics | None = None  # None: no /metrics and no request metrics
+    readiness_checks: Mapping[str, Check] = field(default_factory=dict)
 
 
 class JsonApiResponse(Response):
@@ -233,20 +244,25 @@ class Handlers:
             int(time.time()),
         )
         export = await run_in_threadpool(self.service.backend.get_export, export_id)
-        path = self.surface.storage.published_path(export_id, name)
         if (
             export is None
             or export.status is not Status.FINISHED
             or self.service.is_expired(export)
             or name not in {part.name for part in export.parts}
-            or path is None
         ):
             raise NotFound("the file is no longer available")
-        return PartResponse(
-            path,
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="{name}"'},
-        )
+        source = await run_in_threadpool(self.surface.storage.published, export, name)
+        if source is None:
+            raise NotFound("the file is no longer available")
+        headers = {"content-disposition": f'attachment; filename="{name}"'}
+        if isinstance(source, Path):
+            return PartResponse(source, media_type=CSV_MEDIA_TYPE, headers=headers)
+        # Streamed from object storage; the size is the one recorded at publish.
+        size = next(part.file_size for part in export.parts if part.name == name)
+        headers["content-length"] = str(size)
+        if request.method == "HEAD":
+            return Response(None, media_type=CSV_MEDIA_TYPE, headers=headers)
+        return StreamingResponse(source, media_type=CSV_MEDIA_TYPE, headers=headers)
 
     async def _companion(self, request: Request) -> tuple[Credential, str]:
         """Authenticate and resolve the version of a companion request (§18)."""
@@ -374,7 +390,9 @@ class RequestIdMiddleware:
                 await _send_internal_error(send_with_id)
         finally:
             # The path only: download links carry their signature in the query.
-            logger.info(
+            # Probes and scrapes come every few seconds: debug, not info.
+            logger.log(
+                logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO,
                 "%s %s %s %.1fms",
                 scope["method"],
                 scope["path"],
@@ -493,6 +511,7 @@ def build_app(surface: Surface) -> ASGIApp:
     routes = [
         Mount(surface.base_path, routes=api_routes),
         Route("/dl/{export_id}/{name}", handlers.download, methods=["GET"]),
+        *health_routes(surface.readiness_checks, surface.metrics),
     ]
     app = Starlette(
         routes=routes,
@@ -503,4 +522,6 @@ def build_app(surface: Surface) -> ASGIApp:
         },
     )
     app.state.surface = surface
-    return RequestIdMiddleware(app)
+    if surface.metrics is None:
+        return RequestIdMiddleware(app)
+    return RequestIdMiddleware(MetricsMiddleware(app, surface.metrics))

@@ -17,6 +17,7 @@ from snyk_export.config import Settings, load_settings, setting_doc
 from snyk_export.errors import ApiError, ConfigurationError
 from snyk_export.ingest.command import add_ingest_commands
 from snyk_export.jobs import Status
+from snyk_export.observability import configure_logging
 
 logger = logging.getLogger("snyk_export")
 
@@ -51,6 +52,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from snyk_export.server import assemble, serve
 
     serve(assemble(_settings(args)))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from snyk_export.server import run_worker
+
+    settings = _settings(args)
+    if settings.queue != "procrastinate":
+        raise ConfigurationError(
+            "snyk-export worker runs the procrastinate queue: set "
+            "database_url=postgresql://... (job_queue auto or procrastinate)"
+        )
+    run_worker(settings)
     return 0
 
 
@@ -232,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
+    worker = commands.add_parser(
+        "worker",
+        help="Run export jobs from the queue (PostgreSQL deployments).",
+        description="Run export jobs queued by serve replicas, WORKERS at a time, "
+        "until SIGTERM or SIGINT; a running job is finished first.",
+    )
+    _add_setting_flags(worker, ("data_dir", "workers"))
+    worker.set_defaults(func=cmd_worker)
+
     migrate = commands.add_parser("migrate", help="Create or upgrade the schema.")
     _add_setting_flags(migrate, ("data_dir",))
     migrate.set_defaults(func=cmd_migrate)
@@ -298,13 +321,18 @@ def _add_tenancy_commands(commands: Any) -> None:
             _add_setting_flags(action, ("data_dir",))
 
 
+def _log_format() -> str:
+    """The configured log format; text while the settings are unusable."""
+    try:
+        return load_settings().log_format
+    except ConfigurationError:
+        return "text"  # the command itself reports the settings' problem
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(args.log_level, _log_format())
     try:
         return int(args.func(args))
     except (ConfigurationError, ApiError) as exc:

@@ -19,6 +19,7 @@ from snyk_export.errors import ConfigurationError
 
 ENV_PREFIX = "SNYK_EXPORT_"
 MIB = 1024 * 1024
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def _optional_int(text: str) -> int | None:
@@ -67,8 +68,56 @@ class Settings:
     )
     database_url: str | None = _setting(
         None,
-        "Database: duckdb:PATH, or postgresql://USER@HOST/DB (one serve process "
-        "per database for now; default: DuckDB file DATA_DIR/snyk-export.duckdb).",
+        "Database: duckdb:PATH, or postgresql://USER@HOST/DB shared by every "
+        "replica and worker (default: DuckDB file DATA_DIR/snyk-export.duckdb).",
+    )
+    storage_url: str | None = _setting(
+        None,
+        "Result storage: s3://BUCKET/PREFIX for S3-compatible object storage, "
+        "endpoint and credentials from the usual AWS settings "
+        "(default: DATA_DIR/exports, served by this process).",
+    )
+    storage_links: str = _setting(
+        "proxy",
+        "How clients fetch results from object storage: proxy (links on "
+        "public_base_url, streamed through serve, exactly as the contract "
+        "describes them) or presigned (straight from the store: its own error "
+        "bodies and hosts, unlike the contract's links).",
+    )
+    storage_public_endpoint_url: str | None = _setting(
+        None,
+        "Endpoint put in presigned links, when clients reach the object store at "
+        "another address than this process does (default: the same endpoint).",
+    )
+    job_queue: str = _setting(
+        "auto",
+        "Where export jobs run: threads (inside serve), procrastinate (snyk-export "
+        "worker processes, PostgreSQL only), or auto: procrastinate on PostgreSQL, "
+        "threads otherwise.",
+    )
+    embedded_worker: bool = _setting(
+        False,
+        "With the procrastinate queue, also run a worker inside serve.",
+        _bool,
+    )
+    heartbeat_seconds: float = _setting(
+        10.0, "How often a worker records that it is alive.", float
+    )
+    stalled_worker_seconds: float = _setting(
+        30.0,
+        "A worker silent for this long is taken for dead; its jobs run again "
+        "elsewhere.",
+        float,
+    )
+    log_format: str = _setting("text", "Log lines as text or json (one object).")
+    metrics: bool = _setting(
+        True, "Serve Prometheus metrics at /metrics (outside base_path).", _bool
+    )
+    worker_port: int | None = _setting(
+        None,
+        "Port on which snyk-export worker serves /healthz, /readyz and /metrics "
+        "(default: none).",
+        _optional_int,
     )
     signing_keys: str | None = _setting(
         None,
@@ -147,6 +196,18 @@ class Settings:
         if self.public_base_url:
             return self.public_base_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def uses_postgres(self) -> bool:
+        url = self.database_url
+        return url is not None and url.startswith(POSTGRES_SCHEMES)
+
+    @property
+    def queue(self) -> str:
+        """The job queue in effect: ``threads`` or ``procrastinate``."""
+        if self.job_queue != "auto":
+            return self.job_queue
+        return "procrastinate" if self.uses_postgres else "threads"
 
     @property
     def database_path(self) -> Path:
@@ -238,6 +299,24 @@ def _check(settings: Settings) -> None:
     if settings.max_rows_per_file < 1 or settings.max_bytes_per_file < 1024:
         raise ConfigurationError(
             "max_rows_per_file >= 1 and max_bytes_per_file >= 1024"
+        )
+    if settings.job_queue not in ("auto", "threads", "procrastinate"):
+        raise ConfigurationError("job_queue must be auto, threads or procrastinate")
+    if settings.storage_links not in ("proxy", "presigned"):
+        raise ConfigurationError("storage_links must be proxy or presigned")
+    if settings.log_format not in ("text", "json"):
+        raise ConfigurationError("log_format must be text or json")
+    if settings.storage_url and not settings.storage_url.startswith("s3://"):
+        raise ConfigurationError(
+            "storage_url must be s3://BUCKET/PREFIX (or unset for DATA_DIR/exports)"
+        )
+    if settings.queue == "procrastinate" and not settings.uses_postgres:
+        raise ConfigurationError(
+            "job_queue=procrastinate needs database_url=postgresql://..."
+        )
+    if not 0 < settings.heartbeat_seconds < settings.stalled_worker_seconds:
+        raise ConfigurationError(
+            "heartbeat_seconds must be positive and below stalled_worker_seconds"
         )
     if not 1 <= settings.max_url_expiration_seconds <= 3600:
         raise ConfigurationError("max_url_expiration_seconds must be within 1..3600")

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import Any, Protocol
 
 from snyk_export.backends.base import Backend, Credential
 from snyk_export.catalog import Scope
 from snyk_export.definition import ExportDefinition
 from snyk_export.errors import NotFound, Throttled
+from snyk_export.executor import Clock, utc_now
 from snyk_export.filters import format_instant
 from snyk_export.ids import new_export_id
 from snyk_export.jobs import Export, Status
-from snyk_export.runner import Clock, Runner, utc_now
 from snyk_export.storage.base import ResultStorage
 
 JSONAPI = {"version": "1.0"}
 SCOPE_PATHS: dict[Scope, str] = {"org": "orgs", "group": "groups"}
+
+
+class JobQueue(Protocol):
+    """Where accepted exports go to be run: worker threads, or Procrastinate."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def submit(self, export_id: str) -> None: ...
 
 
 class ExportService:
@@ -27,7 +35,7 @@ class ExportService:
         self,
         backend: Backend,
         storage: ResultStorage,
-        runner: Runner,
+        queue: JobQueue,
         *,
         export_post_limit: int | None,
         export_post_window_seconds: int,
@@ -38,7 +46,7 @@ class ExportService:
     ) -> None:
         self.backend = backend
         self.storage = storage
-        self.runner = runner
+        self.queue = queue
         self.export_post_limit = export_post_limit
         self.export_post_limits_by_scope = export_post_limits_by_scope or {}
         self.export_post_window_seconds = export_post_window_seconds
@@ -65,7 +73,7 @@ class ExportService:
                 "too many exports started for this scope; try again later",
                 retry_after_seconds=math.ceil(wait),
             )
-        self.runner.submit(export.id)
+        self.queue.submit(export.id)
         return export
 
     def find(self, scope: Scope, scope_id: str, export_id: str) -> Export:
@@ -103,7 +111,7 @@ class ExportService:
         expires = self.link_expiry(export)
         return [
             {
-                "url": self.storage.link(export.id, part, expires),
+                "url": self.storage.link(export, part, expires),
                 "file_size": part.file_size,
                 "row_count": part.row_count,
             }

@@ -122,8 +122,11 @@ def test_a_job_interrupted_by_sigkill_is_run_again_and_published_once(
         assert names == [f"data_{n}_0_0.csv" for n in range(len(names))]
         records = list(csv.reader(io.StringIO(joined(parts).decode(), newline="")))
         assert len(records) - 1 == attributes["row_count"] > 100_000
-        stored = sorted(p.name for p in (data_dir / "exports" / export_id).iterdir())
-        assert stored == sorted(names)
+        runs = data_dir / "exports" / export_id
+        # The killed run was the first; only the second run's directory is kept.
+        assert [p.name for p in runs.iterdir()] == ["2"]
+        stored = sorted(p.name for p in next(runs.iterdir()).iterdir())
+        assert stored == sorted(names), "no partial file is left, nothing else kept"
 
         again = client.post(
             f"/groups/{group}/export",

@@ -1,4 +1,9 @@
-"""The server on PostgreSQL, chosen by configuration only, driven over HTTP."""
+"""The server on PostgreSQL, chosen by configuration only, driven over HTTP.
+
+These run the jobs on the server's own threads (``job_queue=threads``), the
+single-host layout on PostgreSQL; the shared ``live`` server covers the
+Procrastinate queue with S3.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ def live_postgres(tmp_path: Path, postgres_url: str) -> Iterator[LiveServer]:
         tmp_path,
         SMALL,
         database_url=postgres_url,
+        job_queue="threads",
         max_rows_per_file=700,
         export_post_limit="none",
         request_limit="none",

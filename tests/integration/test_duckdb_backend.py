@@ -12,9 +12,9 @@ from snyk_export.backends.base import Credential, Group, Org, RoleBinding
 from snyk_export.backends.duckdb import DuckDBBackend
 from snyk_export.definition import ExportDefinition
 from snyk_export.demo_data import DemoSizes, build_tenant, generate
+from snyk_export.executor import ExportExecutor, Sweeper
 from snyk_export.jobs import Export, Part, Status
 from snyk_export.parts import PartLimits
-from snyk_export.runner import Runner
 from snyk_export.signing import SigningKeys
 from snyk_export.storage.local import LocalStorage
 
@@ -69,14 +69,20 @@ def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
     second.close()
 
 
-def test_replace_is_a_compare_and_set_on_the_status(backend: DuckDBBackend) -> None:
+def test_replace_is_a_compare_and_set_on_status_and_attempt(
+    backend: DuckDBBackend,
+) -> None:
     export = pending("g1")
     backend.insert_export(export)
     started = export.start(NOW)
-    assert backend.replace_export(started, Status.PENDING)
-    assert not backend.replace_export(started, Status.PENDING)
-    finished = started.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
-    assert backend.replace_export(finished, Status.STARTED)
+    assert backend.replace_export(started, export)
+    assert not backend.replace_export(started, export)
+    restarted = started.restart(NOW)
+    assert backend.replace_export(restarted, started)
+    stale = started.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
+    assert not backend.replace_export(stale, started), "a replaced run cannot finish"
+    finished = restarted.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
+    assert backend.replace_export(finished, restarted)
     stored = backend.get_export(export.id)
     assert stored == finished
     assert stored is not None
@@ -119,22 +125,15 @@ def test_loaded_rows_stream_as_rendered_records(backend: DuckDBBackend) -> None:
     assert all(r.startswith('"') and r.endswith('"\n') for r in records)
 
 
-def runner_for(backend: DuckDBBackend, root: Path, **options: int) -> Runner:
+def executor_for(backend: DuckDBBackend, root: Path) -> ExportExecutor:
     storage = LocalStorage(root, SigningKeys(b"k" * 32), "http://test")
-    settings = {
-        "workers": 1,
-        "max_attempts": 2,
-        "retention_seconds": 60,
-        "sweep_interval_seconds": 60,
-        **options,
-    }
-    return Runner(
+    return ExportExecutor(
         backend,
         storage,
         limits=PartLimits(100, 1 << 20),
         empty_export_file=False,
-        **settings,
-    )  # type: ignore[arg-type]
+        max_attempts=2,
+    )
 
 
 def test_jobs_left_started_are_run_again_or_errored_after_too_many_tries(
@@ -147,19 +146,21 @@ def test_jobs_left_started_are_run_again_or_errored_after_too_many_tries(
     exhausted = pending(tenant.group_id, NOW, "b").start(NOW).restart(NOW)
     for export in (interrupted, exhausted):
         backend.insert_export(export)
-    stray = tmp_path / "results" / interrupted.id
+    stray = tmp_path / "results" / interrupted.id / "1"
     stray.mkdir(parents=True)
     (stray / ".partial-data_0_0_0.csv").write_text("half a file")
 
-    runner = runner_for(backend, tmp_path / "results")
-    runner.recover()
-    runner.run(interrupted.id)
+    executor = executor_for(backend, tmp_path / "results")
+    executor.run(interrupted.id)
+    executor.run(exhausted.id)
 
     done = backend.get_export(interrupted.id)
     assert done is not None
     assert done.status is Status.FINISHED
     assert done.attempts == 2
-    assert sorted(p.name for p in stray.iterdir()) == [p.name for p in done.parts]
+    assert not stray.exists(), "the lost run's files are discarded"
+    published = tmp_path / "results" / interrupted.id / "2"
+    assert sorted(p.name for p in published.iterdir()) == [p.name for p in done.parts]
     gone = backend.get_export(exhausted.id)
     assert gone is not None
     assert gone.status is Status.ERRORED
@@ -170,19 +171,29 @@ def test_sweep_removes_expired_exports_and_orphaned_files(
     backend: DuckDBBackend, tmp_path: Path
 ) -> None:
     root = tmp_path / "results"
-    runner = runner_for(backend, root, retention_seconds=60)
+    storage = LocalStorage(root, SigningKeys(b"k" * 32), "http://test")
+    sweeper = Sweeper(backend, storage, retention_seconds=60)
     old = (
         pending("g1", NOW - dt.timedelta(hours=1), "old")
         .start(NOW)
         .finish(NOW - dt.timedelta(minutes=2), ())
     )
-    fresh = pending("g1", NOW, "new").start(NOW).finish(dt.datetime.now(dt.UTC), ())
-    for export in (old, fresh):
+    fresh = (
+        pending("g1", NOW, "new")
+        .start(NOW)
+        .restart(NOW)
+        .finish(dt.datetime.now(dt.UTC), ())
+    )
+    running = pending("g1", NOW, "run").start(NOW).restart(NOW)
+    for export in (old, fresh, running):
         backend.insert_export(export)
-        (root / export.id).mkdir(parents=True)
-    (root / "orphan").mkdir()
+        for attempt in (1, 2):
+            (root / export.id / str(attempt)).mkdir(parents=True, exist_ok=True)
+    (root / "orphan" / "1").mkdir(parents=True)
 
-    assert runner.sweep() == 1
+    assert sweeper.sweep() == 1
     assert backend.get_export(old.id) is None
     assert backend.get_export(fresh.id) is not None
-    assert sorted(p.name for p in root.iterdir()) == [fresh.id]
+    assert sorted(p.name for p in root.iterdir()) == sorted([fresh.id, running.id])
+    assert [p.name for p in (root / fresh.id).iterdir()] == ["2"]
+    assert [p.name for p in (root / running.id).iterdir()] == ["2"]

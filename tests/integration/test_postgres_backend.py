@@ -26,9 +26,9 @@ from snyk_export.catalog import datasets
 from snyk_export.definition import ExportDefinition
 from snyk_export.demo_data import DemoSizes, build_tenant, generate
 from snyk_export.errors import ConfigurationError
+from snyk_export.executor import ExportExecutor
 from snyk_export.jobs import Export, Part, Status
 from snyk_export.parts import PartLimits
-from snyk_export.runner import Runner
 from snyk_export.signing import SigningKeys
 from snyk_export.storage.local import LocalStorage
 
@@ -186,14 +186,20 @@ def test_revoking_works_once(backend: PostgresBackend) -> None:
     assert not revoked.usable(NOW)
 
 
-def test_replace_is_a_compare_and_set_on_the_status(backend: PostgresBackend) -> None:
+def test_replace_is_a_compare_and_set_on_status_and_attempt(
+    backend: PostgresBackend,
+) -> None:
     export = pending("g1")
     backend.insert_export(export)
     started = export.start(NOW)
-    assert backend.replace_export(started, Status.PENDING)
-    assert not backend.replace_export(started, Status.PENDING)
-    finished = started.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
-    assert backend.replace_export(finished, Status.STARTED)
+    assert backend.replace_export(started, export)
+    assert not backend.replace_export(started, export)
+    restarted = started.restart(NOW)
+    assert backend.replace_export(restarted, started)
+    stale = started.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
+    assert not backend.replace_export(stale, started), "a replaced run cannot finish"
+    finished = restarted.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
+    assert backend.replace_export(finished, restarted)
     stored = backend.get_export(export.id)
     assert stored == finished
     assert stored is not None
@@ -224,9 +230,7 @@ def test_only_one_of_two_replicas_claims_a_job(
     export = pending("g1")
     backend.insert_export(export)
 
-    claims = [
-        db.replace_export(export.start(NOW), Status.PENDING) for db in (backend, other)
-    ]
+    claims = [db.replace_export(export.start(NOW), export) for db in (backend, other)]
     other.close()
 
     assert claims == [True, False]
@@ -334,20 +338,17 @@ def test_jobs_run_to_finished_parts_on_postgres(
     tenant = build_tenant(7)
     backend.load_batches("issues", generate("issues", tenant, SIZES, now=NOW))
     storage = LocalStorage(tmp_path, SigningKeys(b"k" * 32), "http://test")
-    runner = Runner(
+    executor = ExportExecutor(
         backend,
         storage,
-        workers=1,
         limits=PartLimits(100, 1 << 20),
         empty_export_file=False,
         max_attempts=2,
-        retention_seconds=60,
-        sweep_interval_seconds=60,
     )
     export = pending(tenant.group_id)
     backend.insert_export(export)
 
-    runner.run(export.id)
+    executor.run(export.id)
 
     done = backend.get_export(export.id)
     assert done is not None

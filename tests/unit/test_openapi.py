@@ -22,6 +22,7 @@ from snyk_export.app import Surface, build_app
 from snyk_export.catalog import datasets
 from snyk_export.definition import ExportDefinition, parse_flag
 from snyk_export.jobs import Export, Part, Status
+from snyk_export.observability import PROBE_PATHS
 from snyk_export.service import created_document, export_document
 from snyk_export.signing import SigningKeys, download_path
 from snyk_export.versioning import (
@@ -516,7 +517,10 @@ def test_version_headers_match_their_schemas(
 
 
 def app_routes() -> set[tuple[str, str]]:
-    """(method, path template) of every route the app serves, HEAD aside."""
+    """(method, path template) of every API route the app serves, HEAD aside.
+
+    The operator's probes and metrics sit outside the API and its document.
+    """
     blank = {field.name: None for field in dataclasses.fields(Surface)}
     app: Any = build_app(Surface(**{**blank, "base_path": "/rest"}))
     while not isinstance(app, Starlette):
@@ -526,6 +530,8 @@ def app_routes() -> set[tuple[str, str]]:
         inner = route.routes if isinstance(route, Mount) else [route]
         for leaf in inner:
             assert isinstance(leaf, Route)
+            if leaf.path in PROBE_PATHS:
+                continue
             for method in leaf.methods or ():
                 if method != "HEAD":
                     routes.add((method.lower(), re.sub(r"{[^}]+}", "{}", leaf.path)))

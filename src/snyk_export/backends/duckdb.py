@@ -25,7 +25,7 @@ from snyk_export.backends.rows import (
 from snyk_export.backends.sql_store import SqlStore
 from snyk_export.catalog import datasets
 from snyk_export.errors import ConfigurationError, Unavailable
-from snyk_export.jobs import Export, Status
+from snyk_export.jobs import Export
 
 logger = logging.getLogger(__name__)
 
@@ -233,15 +233,15 @@ class DuckDBBackend(SqlStore):
             self._insert_export(cursor, export)
         return None
 
-    def replace_export(self, export: Export, expected: Status) -> bool:
-        """Write ``export`` if the stored one still has status ``expected``."""
+    def replace_export(self, export: Export, expected: Export) -> bool:
+        """Write ``export`` if the stored one is still at ``expected``'s run."""
         values = export_values(export, json.dumps)
         with self._write_lock, self._cursor() as cursor:
             rows = cursor.execute(
                 "UPDATE exports SET status = ?, attempts = ?, started = ?, "
                 "finished = ?, "
                 "snapshot_at = ?, parts = ?, failure = ? "
-                "WHERE id = ? AND status = ? RETURNING id",
+                "WHERE id = ? AND status = ? AND attempts = ? RETURNING id",
                 [
                     values[2],
                     values[5],
@@ -251,7 +251,8 @@ class DuckDBBackend(SqlStore):
                     values[9],
                     values[10],
                     export.id,
-                    expected.value,
+                    expected.status.value,
+                    expected.attempts,
                 ],
             ).fetchall()
         return bool(rows)

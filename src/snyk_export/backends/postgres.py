@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,7 +36,7 @@ from snyk_export.backends.sql_store import SqlStore
 from snyk_export.catalog import Dataset, datasets
 from snyk_export.config import redacted_url
 from snyk_export.errors import ConfigurationError, Unavailable
-from snyk_export.jobs import Export, Status
+from snyk_export.jobs import Export
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class PostgresBackend(SqlStore):
     def claim_job_runner(self) -> None:
         """Be the one process that runs export jobs on this database.
 
-        The in-process runner takes over every job left STARTED when it starts,
+        The thread runner takes over every job left STARTED when it starts,
         which is only right if no other process is running jobs. A session-level
         advisory lock, held on a dedicated connection until :meth:`close`, makes
         a second ``serve`` on the same database refuse to start instead.
@@ -120,8 +121,8 @@ class PostgresBackend(SqlStore):
             connection.close()
             raise ConfigurationError(
                 "another snyk-export server already runs export jobs on this "
-                "database; several replicas need the shared worker queue, which "
-                "is not built yet: run one serve process per database"
+                "database in threads; with job_queue=threads run one serve "
+                "process per database, or job_queue=procrastinate for replicas"
             )
         self._runner_lock = connection
 
@@ -231,16 +232,76 @@ class PostgresBackend(SqlStore):
             _insert_export(connection, export)
         return None
 
-    def replace_export(self, export: Export, expected: Status) -> bool:
-        """Write ``export`` if the stored one still has status ``expected``."""
+    def replace_export(self, export: Export, expected: Export) -> bool:
+        """Write ``export`` if the stored one is still at ``expected``'s run."""
         values = export_values(export, Jsonb)
         updated = self._execute(
             "UPDATE exports SET status = %s, attempts = %s, started = %s, "
             "finished = %s, snapshot_at = %s, parts = %s, failure = %s "
-            "WHERE id = %s AND status = %s",
-            [*values[2:3], *values[5:], export.id, expected.value],
+            "WHERE id = %s AND status = %s AND attempts = %s",
+            [
+                *values[2:3],
+                *values[5:],
+                export.id,
+                expected.status.value,
+                expected.attempts,
+            ],
         )
         return updated > 0
+
+    def exports_without_job(self, older_than_seconds: float) -> list[str]:
+        """Unfinished exports that no Procrastinate job waits for or runs."""
+        rows = self._fetchall(
+            "SELECT e.id FROM exports AS e WHERE e.status IN ('PENDING', 'STARTED') "
+            "AND e.created < (now() AT TIME ZONE 'UTC') - make_interval(secs => %s) "
+            "AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs AS j "
+            "WHERE j.lock = e.id AND j.status IN ('todo', 'doing')) ORDER BY e.created",
+            [older_than_seconds],
+        )
+        return [export_id for (export_id,) in rows]
+
+    def signing_key(self) -> str:
+        """The hex key of download links, created once and shared by replicas."""
+        self._execute(
+            "INSERT INTO signing_keys (id, key) VALUES (1, %s) ON CONFLICT DO NOTHING",
+            [secrets.token_hex(32)],
+        )
+        (key,) = self._fetchall("SELECT key FROM signing_keys WHERE id = 1")[0]
+        return str(key)
+
+    # Request counters shared by replicas.
+
+    def count_request(
+        self, key: str, window_seconds: int
+    ) -> tuple[int, int, int, float]:
+        """Count a request of ``key`` in the current window of the database clock.
+
+        Returns the window's number, the requests counted in it (this one
+        included) and in the one before, and the seconds already gone of it.
+        """
+        rows = self._fetchall(
+            "WITH now AS (SELECT extract(epoch FROM clock_timestamp()) AS t), "
+            "hit AS (INSERT INTO request_counts AS c (key, bucket, hits) "
+            "SELECT %s, floor(t / %s)::bigint, 1 FROM now "
+            "ON CONFLICT (key, bucket) DO UPDATE SET hits = c.hits + 1 "
+            "RETURNING c.bucket, c.hits) "
+            "SELECT hit.bucket, hit.hits, coalesce((SELECT p.hits FROM request_counts "
+            "AS p WHERE p.key = %s AND p.bucket = hit.bucket - 1), 0), "
+            "(SELECT t FROM now) - hit.bucket * %s FROM hit, now",
+            [key, window_seconds, key, window_seconds],
+        )
+        bucket, hits, previous, elapsed = rows[0]
+        return int(bucket), int(hits), int(previous), float(elapsed)
+
+    def uncount_request(self, key: str, bucket: int) -> None:
+        """Take back a request counted by :meth:`count_request` but refused."""
+        self._execute(
+            "UPDATE request_counts SET hits = hits - 1 WHERE key = %s AND bucket = %s",
+            [key, bucket],
+        )
+
+    def forget_requests_before(self, bucket: int) -> None:
+        self._execute("DELETE FROM request_counts WHERE bucket < %s", [bucket])
 
     # Analytics.
 

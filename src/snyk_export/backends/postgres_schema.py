@@ -9,7 +9,10 @@ step at the end, which alters a table only when a column is missing.
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.resources
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +91,23 @@ def _initial_schema() -> list[str]:
     return metadata + [table_ddl(dataset) for dataset in datasets().values()]
 
 
-MIGRATIONS = (Migration(1, "metadata and analytics tables", _initial_schema),)
+def _request_counts() -> list[str]:
+    return [
+        """CREATE TABLE request_counts (
+            key text NOT NULL, bucket bigint NOT NULL, hits integer NOT NULL,
+            PRIMARY KEY (key, bucket))"""
+    ]
+
+
+def _signing_keys() -> list[str]:
+    return ["CREATE TABLE signing_keys (id smallint PRIMARY KEY, key text NOT NULL)"]
+
+
+MIGRATIONS = (
+    Migration(1, "metadata and analytics tables", _initial_schema),
+    Migration(2, "request counters shared by replicas", _request_counts),
+    Migration(3, "download link key shared by replicas", _signing_keys),
+)
 
 
 def _applied_version(cursor: psycopg.Cursor[Any]) -> int:
@@ -148,4 +167,55 @@ def migrate(connection: psycopg.Connection[Any]) -> int:
             applied += 1
         for statement in _missing_catalog_columns(cursor):
             cursor.execute(statement.encode())
+        _migrate_queue(cursor)
     return applied
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", text)[:3])
+
+
+def _migrate_queue(cursor: psycopg.Cursor[Any]) -> None:
+    """Install or upgrade Procrastinate's tables, recording its version.
+
+    Procrastinate ships its whole schema for new databases and one SQL file per
+    change for upgrades, named after the release that brought it; the files
+    between the recorded release and the installed one are applied in order.
+    """
+    installed = importlib.metadata.version("procrastinate")
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS queue_schema ("
+        "procrastinate_version text NOT NULL, applied timestamp NOT NULL "
+        "DEFAULT (now() AT TIME ZONE 'UTC'))"
+    )
+    row = cursor.execute(
+        "SELECT procrastinate_version FROM queue_schema ORDER BY applied DESC LIMIT 1"
+    ).fetchone()
+    sql = importlib.resources.files("procrastinate.sql")
+    if row is None:
+        present = cursor.execute(
+            "SELECT to_regclass('procrastinate_jobs') IS NOT NULL"
+        ).fetchone()
+        if not (present and present[0]):  # else installed by hand: keep it
+            schema = sql.joinpath("schema.sql").read_text(encoding="utf-8")
+            cursor.execute(schema.encode())
+    elif _version(row[0]) < _version(installed):
+        steps = sorted(
+            entry.name
+            for entry in sql.joinpath("migrations").iterdir()
+            if entry.name.endswith(".sql")
+            and _version(row[0]) < _version(entry.name[:8]) <= _version(installed)
+        )
+        for name in steps:
+            text = sql.joinpath("migrations", name).read_text(encoding="utf-8")
+            cursor.execute(text.encode())
+    else:
+        return
+    cursor.execute(
+        "INSERT INTO queue_schema (procrastinate_version) VALUES (%s)", [installed]
+    )
+    logger.info(
+        "Queue schema at Procrastinate %s",
+        installed,
+        extra={"action": "migration_applied"},
+    )

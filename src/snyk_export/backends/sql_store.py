@@ -90,6 +90,13 @@ class SqlStore(ABC):
     def delete_export(self, export_id: str) -> None:
         self._run("DELETE FROM exports WHERE id = ?", [export_id])
 
+    def export_counts(self) -> dict[str, int]:
+        rows = self._rows("SELECT status, count(*) FROM exports GROUP BY status")
+        return {status: int(count) for status, count in rows}
+
+    def ping(self) -> None:
+        self._rows("SELECT 1")
+
     def count_rows(self, dataset: str) -> int:
         table = quote_identifier(datasets()[dataset].name)
         return int(self._rows(f"SELECT count(*) FROM {table}")[0][0])
