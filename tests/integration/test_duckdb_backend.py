@@ -167,6 +167,38 @@ def test_jobs_left_started_are_run_again_or_errored_after_too_many_tries(
     assert gone.failure == "worker lost 2 times"
 
 
+def test_a_run_taken_over_by_a_newer_attempt_never_publishes(
+    backend: DuckDBBackend, tmp_path: Path
+) -> None:
+    """A worker taken for dead but still running loses to the run that replaced it."""
+    tenant = build_tenant(7)
+    sizes = DemoSizes(issues=300, usage=10, pr_checks=10, projects=40, integrations=4)
+    backend.load_batches("issues", generate("issues", tenant, sizes, now=NOW))
+    export = pending(tenant.group_id, NOW, "z")
+    backend.insert_export(export)
+    root = tmp_path / "results"
+    executor = executor_for(backend, root)
+    original = backend.stream_export
+
+    def overtaken(job: Export, batch_rows: int) -> object:
+        # While the first run streams, a second run takes the job over and
+        # finishes it: the first run's final write must then lose.
+        if job.attempts == 1:
+            executor.run(job.id)
+        return original(job, batch_rows)
+
+    backend.stream_export = overtaken  # type: ignore[method-assign]
+    executor.run(export.id)
+
+    done = backend.get_export(export.id)
+    assert done is not None
+    assert done.status is Status.FINISHED
+    assert done.attempts == 2
+    assert [p.name for p in (root / export.id).iterdir()] == ["2"]
+    published = sorted(p.name for p in (root / export.id / "2").iterdir())
+    assert published == [part.name for part in done.parts]
+
+
 def test_sweep_removes_expired_exports_and_orphaned_files(
     backend: DuckDBBackend, tmp_path: Path
 ) -> None:

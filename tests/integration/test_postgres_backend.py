@@ -25,10 +25,11 @@ from snyk_export.backends.postgres_schema import MIGRATIONS
 from snyk_export.catalog import datasets
 from snyk_export.definition import ExportDefinition
 from snyk_export.demo_data import DemoSizes, build_tenant, generate
-from snyk_export.errors import ConfigurationError
+from snyk_export.errors import ConfigurationError, Throttled
 from snyk_export.executor import ExportExecutor
 from snyk_export.jobs import Export, Part, Status
 from snyk_export.parts import PartLimits
+from snyk_export.ratelimit import SharedWindowLimiter
 from snyk_export.signing import SigningKeys
 from snyk_export.storage.local import LocalStorage
 
@@ -355,3 +356,46 @@ def test_jobs_run_to_finished_parts_on_postgres(
     assert done.status is Status.FINISHED
     assert done.row_count == len(records_of(backend, done)) > 100
     assert len(done.parts) == -(-done.row_count // 100)
+
+
+def test_the_shared_request_limit_counts_across_limiters_and_refusals_are_free(
+    backend: PostgresBackend, postgres_url: str
+) -> None:
+    other = PostgresBackend(postgres_url, max_connections=2)
+    first = SharedWindowLimiter(backend, 3, 3600)
+    second = SharedWindowLimiter(other, 3, 3600)
+
+    for limiter in (first, second, first):
+        limiter.hit("credential-a")
+    for limiter in (second, first):
+        with pytest.raises(Throttled) as refused:
+            limiter.hit("credential-a")
+        assert 1 <= int(refused.value.headers["retry-after"]) <= 3600
+    second.hit("credential-b")  # another key has its own count
+
+    counts = backend._fetchall(
+        "SELECT key, sum(hits) FROM request_counts GROUP BY key ORDER BY key"
+    )
+    other.close()
+    assert counts == [("credential-a", 3), ("credential-b", 1)]
+
+
+def test_replicas_share_one_download_link_key(
+    backend: PostgresBackend, postgres_url: str
+) -> None:
+    other = PostgresBackend(postgres_url, max_connections=1)
+    keys = {backend.signing_key(), other.signing_key(), backend.signing_key()}
+    other.close()
+    assert len(keys) == 1
+    assert len(bytes.fromhex(keys.pop())) == 32
+
+
+def test_migrations_install_the_queue_schema_once(
+    backend: PostgresBackend, postgres_url: str
+) -> None:
+    backend.migrate()
+    PostgresBackend(postgres_url, max_connections=1).migrate()
+    versions = backend._fetchall("SELECT procrastinate_version FROM queue_schema")
+    (jobs,) = backend._fetchall("SELECT to_regclass('procrastinate_jobs')")[0]
+    assert len(versions) == 1
+    assert jobs == "procrastinate_jobs"
