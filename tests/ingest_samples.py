@@ -8,27 +8,73 @@ of Snyk Code, Semgrep, CodeQL, Trivy and Grype.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from snyk_export.backends import postgres_query
+from snyk_export.backends.base import Backend
 from snyk_export.backends.conditions import quote_identifier
 from snyk_export.backends.duckdb import DuckDBBackend
 from snyk_export.backends.duckdb_query import header_line, render_record
+from snyk_export.backends.postgres import PostgresBackend
 from snyk_export.catalog import datasets
+
+ENGINES = ["duckdb", "postgres"]
+
+
+@contextlib.contextmanager
+def engine_backend(
+    request: pytest.FixtureRequest, directory: Path
+) -> Iterator[DuckDBBackend | PostgresBackend]:
+    """A migrated, empty backend of the engine ``request.param`` names.
+
+    PostgreSQL gets a fresh schema of its own (the ``postgres_url`` fixture).
+    """
+    backend: DuckDBBackend | PostgresBackend
+    if request.param == "postgres":
+        backend = PostgresBackend(
+            request.getfixturevalue("postgres_url"), max_connections=2
+        )
+    else:
+        backend = DuckDBBackend(directory / "db.duckdb")
+    backend.migrate()
+    try:
+        yield backend
+    finally:
+        backend.close()
 
 
 def export_csv(
-    backend: DuckDBBackend, dataset: str, columns: list[str] | None = None
+    backend: Backend, dataset: str, columns: list[str] | None = None
 ) -> bytes:
     """The dataset's rows in the export's CSV dialect, sorted by record."""
     catalog = datasets()[dataset]
     names = tuple(columns or (c.name for c in catalog.columns))
-    rows = backend._fetchall(
-        f"SELECT {render_record(catalog, names)} AS r "
-        f"FROM {quote_identifier(dataset)} ORDER BY r"
-    )
+    table = quote_identifier(dataset)
+    if isinstance(backend, PostgresBackend):
+        # Arrays are rendered from their JSON text, as the export query does.
+        inner = ", ".join(
+            f"to_json({quote_identifier(c.name)})::text AS {quote_identifier(c.name)}"
+            if c.type == "array"
+            else quote_identifier(c.name)
+            for c in catalog.columns
+        )
+        record = postgres_query.render_record(catalog, names)
+        rows = backend._fetchall(
+            f"SELECT r FROM (SELECT {record} AS r FROM (SELECT {inner} FROM {table}) "
+            'AS s) AS records ORDER BY r COLLATE "C"'
+        )
+    else:
+        assert isinstance(backend, DuckDBBackend)
+        rows = backend._fetchall(
+            f"SELECT {render_record(catalog, names)} AS r FROM {table} ORDER BY r"
+        )
     return header_line(names) + "".join(row[0] for row in rows).encode("utf-8")
 
 

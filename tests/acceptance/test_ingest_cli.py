@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import socket
 import subprocess
 import sys
@@ -23,15 +25,25 @@ from ingest_samples import (
 )
 from liveserver import LiveServer
 from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.backends.postgres import PostgresBackend
 from snyk_export.catalog import datasets
 
 COMMAND = [sys.executable, "-m", "snyk_export", "--log-level", "WARNING"]
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*COMMAND, *args], capture_output=True, text=True, timeout=120
+        [*COMMAND, *args], capture_output=True, text=True, timeout=120, env=env
     )
+
+
+def postgres_env(url: str, tmp_path: Path) -> dict[str, str]:
+    return os.environ | {
+        "SNYK_EXPORT_DATABASE_URL": url,
+        "SNYK_EXPORT_DATA_DIR": str(tmp_path / "data"),
+    }
 
 
 @pytest.mark.parametrize("dataset", list(datasets()))
@@ -64,7 +76,13 @@ def test_an_export_downloaded_over_http_loads_back_unchanged(
     assert len(downloaded) > 1
 
 
-def test_a_rejected_file_stops_the_load_with_a_clear_message(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_a_rejected_file_stops_the_load_with_a_clear_message(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> None:
+    env = None
+    if engine == "postgres":
+        env = postgres_env(request.getfixturevalue("postgres_url"), tmp_path)
     good = tmp_path / "good.csv"
     good.write_text(
         '"PUBLIC_ID","PR_CHECK_STATE"\n"0f8fad5b-d9cb-469f-a165-70867728950e","success"\n'
@@ -82,6 +100,7 @@ def test_a_rejected_file_stops_the_load_with_a_clear_message(tmp_path: Path) -> 
         str(tmp_path),
         str(good),
         str(bad),
+        env=env,
     )
 
     assert result.returncode == 2
@@ -191,3 +210,72 @@ def test_loading_while_the_server_runs_says_to_stop_it(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "most likely by a running server on this data directory" in result.stderr
     assert "stop the server, run `snyk-export import ...` again" in result.stderr
+
+
+def test_load_into_postgres_updates_only_the_changed_row(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    env = postgres_env(postgres_url, tmp_path)
+    header = '"PUBLIC_ID","PR_CHECK_STATE","UPDATED_AT"\n'
+    first, second = (
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "c9bf9e57-1685-4c89-bafb-ff5af830be8a",
+    )
+    path = tmp_path / "checks.csv"
+    path.write_text(f'{header}"{first}","success",\n"{second}","failure",\n')
+    # A server's job runner holding the database does not keep loads out.
+    server = PostgresBackend(postgres_url, max_connections=2)
+    server.migrate()
+    server.claim_job_runner()
+    try:
+        loaded = run("load", "--dataset", "pr_checks", str(path), env=env)
+        stored = dict(
+            server._fetchall('SELECT "PUBLIC_ID", "UPDATED_AT" FROM "pr_checks"')
+        )
+        path.write_text(
+            f'{header}"{first}","success",\n'
+            f'"{second}","error","2026-11-05 12:00:00.000"\n'
+        )
+        reloaded = run("load", "--dataset", "pr_checks", str(path), env=env)
+        rows = server._fetchall(
+            'SELECT "PUBLIC_ID", "PR_CHECK_STATE", "UPDATED_AT" FROM "pr_checks" '
+            "ORDER BY 1"
+        )
+    finally:
+        server.close()
+
+    assert loaded.returncode == 0, loaded.stderr
+    assert "checks.csv: 2 rows into pr_checks: 2 inserted" in loaded.stdout
+    assert reloaded.returncode == 0, reloaded.stderr
+    assert "0 inserted, 1 updated, 1 unchanged" in reloaded.stdout
+    assert rows == [
+        (first, "success", stored[first]),
+        (second, "error", dt.datetime(2026, 11, 5, 12, 0)),
+    ]
+
+
+def test_imports_into_postgres_resolve_fixed_issues(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    env = postgres_env(postgres_url, tmp_path)
+    first = write_json(tmp_path / "one.json", snyk_test_json([LODASH, MINIMIST]))
+    second = write_json(tmp_path / "two.json", snyk_test_json([LODASH]))
+    where = ["--org", "Payments", "--group", "Acme", "--project", "web"]
+
+    outputs = [
+        run("import", "snyk-json", str(scan), *where, "--scanned-at", at, env=env)
+        for scan, at in ((first, "2026-11-02T10:00:00Z"), (second, "2026-11-03T10:00Z"))
+    ]
+
+    assert [o.returncode for o in outputs] == [0, 0], outputs[-1].stderr
+    assert "2 inserted, 0 updated" in outputs[0].stdout
+    assert "0 inserted, 1 updated, 1 unchanged" in outputs[1].stdout
+    backend = PostgresBackend(postgres_url, max_connections=2)
+    rows = backend._fetchall(
+        'SELECT "PROBLEM_ID", "ISSUE_STATUS", "LAST_RESOLVED" FROM "issues" ORDER BY 1'
+    )
+    backend.close()
+    assert rows == [
+        (LODASH.id, "Open", None),
+        (MINIMIST.id, "Resolved", dt.datetime(2026, 11, 3, 10, 0)),
+    ]

@@ -1,4 +1,8 @@
-"""Malformed files: the load stops naming file, line, column and reason."""
+"""Malformed files: the load stops naming file, line, column and reason.
+
+Each case runs against a DuckDB file and a PostgreSQL schema holding the same
+demo data; both must give the same message and keep the table as it was.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from ingest_samples import export_csv, snyk_test_json, write_dataset, write_json
+from ingest_samples import (
+    ENGINES,
+    engine_backend,
+    export_csv,
+    snyk_test_json,
+    write_dataset,
+    write_json,
+)
 from liveserver import seed_data
+from snyk_export.backends.base import Backend
 from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.backends.postgres import PostgresBackend
 from snyk_export.demo_data import DemoSizes
 from snyk_export.errors import LoadRejected
 from snyk_export.ingest.loader import load_file
@@ -20,24 +33,25 @@ from snyk_export.ingest.snyk_json import read_snyk_json
 SIZES = DemoSizes(issues=400, usage=200, pr_checks=100, projects=20, integrations=4)
 
 
+@pytest.fixture(params=ENGINES)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with engine_backend(request, tmp_path / "errors") as db:
+        seed_data(db, SIZES)
+        yield db
+
+
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBBackend]:
-    db = DuckDBBackend(tmp_path_factory.mktemp("errors") / "db.duckdb")
+def issues_csv(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    directory = tmp_path_factory.mktemp("valid")
+    db = DuckDBBackend(directory / "db.duckdb")
     db.migrate()
     seed_data(db, SIZES)
-    yield db
+    lines = write_dataset(db, "issues", directory / "issues.csv").read_text()
     db.close()
+    return lines.splitlines()
 
 
-@pytest.fixture(scope="module")
-def issues_csv(
-    backend: DuckDBBackend, tmp_path_factory: pytest.TempPathFactory
-) -> list[str]:
-    path = tmp_path_factory.mktemp("valid") / "issues.csv"
-    return write_dataset(backend, "issues", path).read_text().splitlines()
-
-
-def _rejected(backend: DuckDBBackend, path: Path, dataset: str = "issues") -> str:
+def _rejected(backend: Backend, path: Path, dataset: str = "issues") -> str:
     before = export_csv(backend, dataset)
     with pytest.raises(LoadRejected) as caught:
         load_file(backend, dataset, path)
@@ -60,16 +74,14 @@ def _fresh_rows(lines: list[str], count: int) -> list[str]:
 
 
 def test_an_unknown_column_in_the_header_is_rejected(
-    backend: DuckDBBackend, issues_csv: list[str], tmp_path: Path
+    backend: Backend, issues_csv: list[str], tmp_path: Path
 ) -> None:
     path = _edited(issues_csv, tmp_path / "h.csv", 1, '"SCORE"', '"SCORE_V2"')
     message = _rejected(backend, path)
     assert message == "h.csv, line 1: SCORE_V2 is not an uppercase column of issues"
 
 
-def test_a_header_without_the_key_is_rejected(
-    backend: DuckDBBackend, tmp_path: Path
-) -> None:
+def test_a_header_without_the_key_is_rejected(backend: Backend, tmp_path: Path) -> None:
     path = tmp_path / "k.csv"
     path.write_text('"PROBLEM_ID","ISSUE_STATUS"\n"SNYK-JS-1","Open"\n')
     message = _rejected(backend, path)
@@ -77,7 +89,7 @@ def test_a_header_without_the_key_is_rejected(
 
 
 def test_a_value_of_the_wrong_type_names_line_and_column(
-    backend: DuckDBBackend, issues_csv: list[str], tmp_path: Path
+    backend: Backend, issues_csv: list[str], tmp_path: Path
 ) -> None:
     lines = [issues_csv[0], *_fresh_rows(issues_csv, 5)]
     score = lines[0].split(",").index('"SCORE"')
@@ -91,7 +103,7 @@ def test_a_value_of_the_wrong_type_names_line_and_column(
 
 
 def test_a_value_outside_a_closed_vocabulary_is_rejected(
-    backend: DuckDBBackend, issues_csv: list[str], tmp_path: Path
+    backend: Backend, issues_csv: list[str], tmp_path: Path
 ) -> None:
     lines = [issues_csv[0], *_fresh_rows(issues_csv, 3)]
     for severity in ("Critical", "High", "Medium", "Low"):
@@ -103,7 +115,7 @@ def test_a_value_outside_a_closed_vocabulary_is_rejected(
 
 
 def test_a_repeated_key_names_both_lines(
-    backend: DuckDBBackend, issues_csv: list[str], tmp_path: Path
+    backend: Backend, issues_csv: list[str], tmp_path: Path
 ) -> None:
     rows = _fresh_rows(issues_csv, 3)
     path = tmp_path / "d.csv"
@@ -116,7 +128,7 @@ def test_a_repeated_key_names_both_lines(
 
 
 def test_broken_quoting_is_rejected_with_its_line(
-    backend: DuckDBBackend, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
     path = tmp_path / "q.csv"
     path.write_text(
@@ -128,7 +140,7 @@ def test_broken_quoting_is_rejected_with_its_line(
 
 
 def test_a_truncated_file_is_rejected_and_nothing_is_stored(
-    backend: DuckDBBackend, issues_csv: list[str], tmp_path: Path
+    backend: Backend, issues_csv: list[str], tmp_path: Path
 ) -> None:
     text = "\n".join([issues_csv[0], *_fresh_rows(issues_csv, 20)]) + "\n"
     path = tmp_path / "cut.csv"
@@ -140,7 +152,7 @@ def test_a_truncated_file_is_rejected_and_nothing_is_stored(
 
 
 def test_invalid_utf8_is_rejected_with_its_line(
-    backend: DuckDBBackend, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
     path = tmp_path / "u.csv"
     path.write_bytes(b'"ID","USER_NAME"\n"urn:new:1","Ann"\n"urn:new:2","Bj\xf6rn"\n')
@@ -148,7 +160,7 @@ def test_invalid_utf8_is_rejected_with_its_line(
     assert message == "u.csv, line 3: invalid UTF-8 (the file must be UTF-8 encoded)"
 
 
-def test_an_empty_key_value_is_rejected(backend: DuckDBBackend, tmp_path: Path) -> None:
+def test_an_empty_key_value_is_rejected(backend: Backend, tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text('"PUBLIC_ID","PR_CHECK_STATE"\n,"success"\n')
     message = _rejected(backend, path, "pr_checks")
@@ -157,7 +169,7 @@ def test_an_empty_key_value_is_rejected(backend: DuckDBBackend, tmp_path: Path) 
     )
 
 
-def test_a_malformed_uuid_is_rejected(backend: DuckDBBackend, tmp_path: Path) -> None:
+def test_a_malformed_uuid_is_rejected(backend: Backend, tmp_path: Path) -> None:
     path = tmp_path / "id.csv"
     path.write_text('"PUBLIC_ID"\n"0f8fad5b-d9cb-469f-a165"\n')
     message = _rejected(backend, path, "pr_checks")
@@ -168,7 +180,7 @@ def test_a_malformed_uuid_is_rejected(backend: DuckDBBackend, tmp_path: Path) ->
 
 
 def test_a_broken_json_line_is_rejected_with_its_line(
-    backend: DuckDBBackend, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
     path = tmp_path / "b.jsonl"
     path.write_text('{"ID": "urn:new:1"}\n\n{"ID": "urn:new:2", \n')
@@ -180,7 +192,7 @@ def test_a_broken_json_line_is_rejected_with_its_line(
 
 
 def test_a_json_line_with_a_bad_value_names_its_line(
-    backend: DuckDBBackend, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
     path = tmp_path / "v.jsonl"
     lines = [{"ID": "urn:new:1"}, {"ID": "urn:new:2", "INTERACTION_EXIT_CODE": "two"}]
@@ -192,8 +204,25 @@ def test_a_json_line_with_a_bad_value_names_its_line(
     )
 
 
+def test_a_nul_character_is_rejected_on_postgres_with_its_line(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "n.csv"
+    path.write_bytes(b'"ID","USER_NAME"\n"urn:new:1","Ann"\n"urn:new:2","Bj\x00rn"\n')
+    db = PostgresBackend(postgres_url, max_connections=2)
+    db.migrate()
+    try:
+        message = _rejected(db, path, "usage")
+    finally:
+        db.close()
+    assert message == (
+        "n.csv, line 3, column USER_NAME: "
+        "a NUL character, which PostgreSQL text cannot hold"
+    )
+
+
 def test_a_file_that_is_not_parquet_is_rejected(
-    backend: DuckDBBackend, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
     path = tmp_path / "fake.parquet"
     path.write_text('"ID"\n"urn:1"\n')

@@ -1,16 +1,25 @@
-"""Loading dataset files into a real DuckDB file: round trips and upsert semantics."""
+"""Loading dataset files into each engine: round trips and upsert semantics.
+
+The files are written from a DuckDB file of demo data; every test loads them
+into an empty DuckDB file and into an empty PostgreSQL schema, and compares
+the rows both hold, rendered as an export renders them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from ingest_samples import export_csv, write_dataset
+from ingest_samples import ENGINES, engine_backend, export_csv, write_dataset
 from liveserver import seed_data
+from snyk_export.backends.base import Backend
 from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.backends.postgres import PostgresBackend
 from snyk_export.catalog import datasets
 from snyk_export.demo_data import DemoSizes
 from snyk_export.ingest.loader import load_file
@@ -28,18 +37,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBBackend]:
     backend.close()
 
 
-@pytest.fixture
-def empty(tmp_path: Path) -> Iterator[DuckDBBackend]:
-    backend = DuckDBBackend(tmp_path / "empty" / "db.duckdb")
-    backend.migrate()
-    yield backend
-    backend.close()
+@pytest.fixture(params=ENGINES)
+def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with engine_backend(request, tmp_path / "empty") as backend:
+        yield backend
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
 @pytest.mark.parametrize("dataset", list(datasets()))
 def test_a_written_dataset_loads_back_unchanged(
-    demo: DuckDBBackend, empty: DuckDBBackend, tmp_path: Path, dataset: str, suffix: str
+    demo: DuckDBBackend, empty: Backend, tmp_path: Path, dataset: str, suffix: str
 ) -> None:
     path = write_dataset(demo, dataset, tmp_path / f"{dataset}{suffix}")
 
@@ -51,7 +58,7 @@ def test_a_written_dataset_loads_back_unchanged(
 
 @pytest.mark.parametrize("dataset", list(datasets()))
 def test_loading_the_same_file_again_changes_nothing(
-    demo: DuckDBBackend, empty: DuckDBBackend, tmp_path: Path, dataset: str
+    demo: DuckDBBackend, empty: Backend, tmp_path: Path, dataset: str
 ) -> None:
     path = write_dataset(demo, dataset, tmp_path / f"{dataset}.csv")
     load_file(empty, dataset, path)
@@ -63,12 +70,12 @@ def test_loading_the_same_file_again_changes_nothing(
     assert export_csv(empty, dataset) == export_csv(demo, dataset)
 
 
-def _issue_lines(backend: DuckDBBackend, columns: list[str]) -> list[str]:
+def _issue_lines(backend: Backend, columns: list[str]) -> list[str]:
     return export_csv(backend, "issues", columns).decode().splitlines()
 
 
 def test_only_changed_rows_get_a_new_updated_at(
-    demo: DuckDBBackend, empty: DuckDBBackend, tmp_path: Path
+    demo: DuckDBBackend, empty: Backend, tmp_path: Path
 ) -> None:
     load_file(empty, "issues", write_dataset(demo, "issues", tmp_path / "all.csv"))
     key = ["PROJECT_PUBLIC_ID", "PROBLEM_ID", "ASSET_FINDING_ID"]
@@ -93,7 +100,7 @@ def test_only_changed_rows_get_a_new_updated_at(
 
 
 def test_a_changed_row_takes_the_updated_at_of_the_file(
-    demo: DuckDBBackend, empty: DuckDBBackend, tmp_path: Path
+    demo: DuckDBBackend, empty: Backend, tmp_path: Path
 ) -> None:
     columns = ["PUBLIC_ID", "PR_CHECK_STATE", "UPDATED_AT"]
     load_file(empty, "pr_checks", write_dataset(demo, "pr_checks", tmp_path / "a.csv"))
@@ -114,9 +121,7 @@ def test_a_changed_row_takes_the_updated_at_of_the_file(
     assert new in lines
 
 
-def test_uppercase_uuids_are_stored_lowercase(
-    empty: DuckDBBackend, tmp_path: Path
-) -> None:
+def test_uppercase_uuids_are_stored_lowercase(empty: Backend, tmp_path: Path) -> None:
     path = tmp_path / "usage.csv"
     path.write_text(
         '"ID","ORG_PUBLIC_ID","INTERACTION_EXIT_CODE"\n'
@@ -130,7 +135,7 @@ def test_uppercase_uuids_are_stored_lowercase(
 
 
 def test_json_lines_timestamps_with_a_zone_are_stored_in_utc(
-    empty: DuckDBBackend, tmp_path: Path
+    empty: Backend, tmp_path: Path
 ) -> None:
     path = tmp_path / "usage.jsonl"
     path.write_text(
@@ -149,11 +154,11 @@ def test_json_lines_timestamps_with_a_zone_are_stored_in_utc(
 
 def test_a_file_that_changes_many_rows_updates_them_in_bounded_parts(
     demo: DuckDBBackend,
-    empty: DuckDBBackend,
+    empty: Backend,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("snyk_export.ingest.loader.UPDATE_CHUNK_ROWS", 50)
+    monkeypatch.setattr("snyk_export.ingest.targets.UPDATE_CHUNK_ROWS", 50)
     load_file(empty, "usage", write_dataset(demo, "usage", tmp_path / "usage.csv"))
     header, *lines = (
         export_csv(demo, "usage", ["ID", "USER_NAME"]).decode().splitlines()
@@ -169,3 +174,25 @@ def test_a_file_that_changes_many_rows_updates_them_in_bounded_parts(
     assert (report.inserted, report.updated) == (0, len(lines))
     names = export_csv(empty, "usage", ["USER_NAME", "UPDATED_AT"]).decode()
     assert set(names.splitlines()[1:]) == {'"someone","2026-11-20 08:30:00.000"'}
+
+
+def test_loads_of_one_dataset_on_postgres_apply_one_after_the_other(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "usage.csv"
+    path.write_text('"ID","USER_NAME"\n"urn:snyk:interaction:1","Ann"\n')
+    backend = PostgresBackend(postgres_url, max_connections=4)
+    backend.migrate()
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            with backend.upsert("usage"):
+                waiting = pool.submit(load_file, backend, "usage", path)
+                time.sleep(0.5)
+                blocked = not waiting.done()
+            report = waiting.result(timeout=30)
+    finally:
+        backend.close()
+
+    assert blocked
+    assert report.inserted == 1

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ingest_samples import (
+    ENGINES,
     EXPRESS,
     GPL,
     LODASH,
@@ -21,6 +22,7 @@ from ingest_samples import (
     XSS_AGAIN,
     ZLIB,
     codeql_sarif,
+    engine_backend,
     grype_sarif,
     semgrep_sarif,
     snyk_code_sarif,
@@ -28,7 +30,9 @@ from ingest_samples import (
     trivy_sarif,
     write_json,
 )
+from snyk_export.backends.base import Backend
 from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.backends.postgres import PostgresBackend
 from snyk_export.ingest.findings import CodeRegion
 from snyk_export.ingest.projects import ScanProject, find_or_create_org
 from snyk_export.ingest.sarif import read_sarif
@@ -153,15 +157,13 @@ def test_lifecycle_follows_snyk() -> None:
     assert found.seen(True, T2) == Lifecycle("Ignored", T1, T1, None, T2)
 
 
-@pytest.fixture
-def backend(tmp_path: Path) -> Iterator[DuckDBBackend]:
-    db = DuckDBBackend(tmp_path / "db.duckdb")
-    db.migrate()
-    yield db
-    db.close()
+@pytest.fixture(params=ENGINES)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with engine_backend(request, tmp_path) as db:
+        yield db
 
 
-def _statuses(backend: DuckDBBackend) -> dict[str, tuple[Any, ...]]:
+def _statuses(backend: DuckDBBackend | PostgresBackend) -> dict[str, tuple[Any, ...]]:
     rows = backend._fetchall(
         'SELECT "PROBLEM_ID", "ISSUE_STATUS", "LAST_INTRODUCED", "LAST_RESOLVED", '
         '"UPDATED_AT" FROM "issues"'
@@ -170,7 +172,7 @@ def _statuses(backend: DuckDBBackend) -> dict[str, tuple[Any, ...]]:
 
 
 def test_rescans_introduce_keep_resolve_and_reintroduce(
-    backend: DuckDBBackend, tmp_path: Path
+    backend: DuckDBBackend | PostgresBackend, tmp_path: Path
 ) -> None:
     org, group = find_or_create_org(backend, "Payments", "Acme")
     project = ScanProject(org, group, "web-shop", "Snyk Open Source", "npm")

@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -24,6 +24,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from snyk_export.backends import postgres_schema
 from snyk_export.backends.base import Credential, RoleBinding
 from snyk_export.backends.conditions import quote_identifier
+from snyk_export.backends.postgres_merge import (
+    INCOMING,
+    compared_columns,
+    insert_sql,
+    load_stamp,
+    same_key,
+    stored_rows_sql,
+    update_sql,
+)
 from snyk_export.backends.postgres_query import compile_export
 from snyk_export.backends.postgres_schema import SQL_TYPES
 from snyk_export.backends.rows import (
@@ -50,6 +59,7 @@ def _configure(connection: Connection) -> None:
 
 
 RUNNER_LOCK = "snyk-export/job-runner"
+LOAD_LOCK = "snyk-export/load/"
 
 
 class PostgresBackend(SqlStore):
@@ -324,6 +334,31 @@ class PostgresBackend(SqlStore):
                 loaded += batch.num_rows
         return loaded
 
+    @contextlib.contextmanager
+    def upsert(
+        self, dataset: str, *, nullable_keys: Collection[str] = ()
+    ) -> Iterator[PostgresUpsert]:
+        """One transaction that merges rows into ``dataset``'s table.
+
+        ``nullable_keys`` are the key columns that may be NULL, where NULL
+        matches NULL. The transaction holds an advisory lock on the dataset, so
+        concurrent loads of one dataset apply one after the other, and no other
+        load changes what this one reads of the table before it commits.
+        Exports read a REPEATABLE READ snapshot, so they see all of a load or
+        none of it.
+        """
+        catalog = datasets()[dataset]
+        with self._connection() as connection, connection.transaction():
+            connection.execute(
+                "SELECT pg_advisory_xact_lock("
+                "hashtextextended(%s || current_schema(), 0))",
+                [LOAD_LOCK + catalog.name],
+            )
+            # Compiling the wide comparison of a merge costs seconds and runs
+            # once per row; the plain executor is faster at it.
+            connection.execute("SET LOCAL jit = off")
+            yield PostgresUpsert(connection, catalog, frozenset(nullable_keys))
+
     def stream_export(self, export: Export, batch_rows: int) -> Iterator[pa.Array]:
         """Rendered CSV records of ``export``, from one consistent snapshot.
 
@@ -340,6 +375,79 @@ class PostgresBackend(SqlStore):
                 cursor.execute(sql.encode(), params)
                 while records := cursor.fetchmany(batch_rows):
                     yield pa.array([record for (record,) in records], pa.string())
+
+
+class PostgresUpsert:
+    """Rows merged by natural key into one dataset's table, in one transaction.
+
+    Made by :meth:`PostgresBackend.upsert`; ``postgres_merge`` has the rules.
+    """
+
+    def __init__(
+        self, connection: Connection, dataset: Dataset, nullable_keys: frozenset[str]
+    ) -> None:
+        self._connection = connection
+        self._dataset = dataset
+        self._nullable_keys = nullable_keys
+
+    def stored_rows(
+        self, column: str, value: str, names: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The stored rows whose ``column`` is ``value``, JSON values as text."""
+        sql = stored_rows_sql(self._dataset, column, names)
+        rows = self._connection.execute(sql.encode(), [value]).fetchall()
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def apply(self, batches: pa.RecordBatchReader, now: dt.datetime) -> tuple[int, int]:
+        """Merge the rows of ``batches``; how many were inserted and updated.
+
+        The rows are copied into a temporary table, then one UPDATE changes the
+        stored rows whose values differ and one INSERT adds the rows whose key
+        is not stored. The keys of ``batches`` must not repeat.
+        """
+        names = tuple(batches.schema.names)
+        columns = ", ".join(quote_identifier(name) for name in names)
+        table = quote_identifier(self._dataset.name)
+        self._connection.execute(
+            f"CREATE TEMP TABLE {INCOMING} ON COMMIT DROP AS "
+            f"SELECT {columns} FROM {table} WITH NO DATA".encode()
+        )
+        _copy_batches(self._connection, INCOMING, self._dataset, names, batches)
+        # The keys' statistics are what the planner needs to choose hash joins.
+        keys = ", ".join(quote_identifier(k) for k in self._dataset.order_by)
+        self._connection.execute(f"ANALYZE {INCOMING} ({keys})".encode())
+
+        stamp = load_stamp(now)
+        match = same_key(self._dataset, self._nullable_keys)
+        updated = 0
+        if compared_columns(self._dataset, names):
+            sql = update_sql(self._dataset, names, match)
+            updated = self._connection.execute(sql.encode(), [stamp]).rowcount
+        sql = insert_sql(self._dataset, names, match)
+        inserted = self._connection.execute(sql.encode(), [stamp]).rowcount
+        self._connection.execute(f"DROP TABLE {INCOMING}")
+        return inserted, updated
+
+
+def _copy_batches(
+    connection: Connection,
+    table: str,
+    catalog: Dataset,
+    names: tuple[str, ...],
+    batches: pa.RecordBatchReader,
+) -> None:
+    """COPY every batch into ``table`` in one statement.
+
+    One statement keeps PostgreSQL's error context ("line N") the position of
+    the row among all the batches.
+    """
+    columns = ", ".join(quote_identifier(name) for name in names)
+    statement = f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+    with connection.cursor().copy(statement.encode()) as copy:
+        copy.set_types([SQL_TYPES[catalog.column(name).type] for name in names])
+        for batch in batches:
+            for row in _copy_rows(catalog, batch)[1]:
+                copy.write_row(row)
 
 
 def _insert_export(connection: Connection, export: Export) -> None:

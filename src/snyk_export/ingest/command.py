@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.backends.base import Backend
 from snyk_export.catalog import datasets
 from snyk_export.config import load_settings, setting_doc
 from snyk_export.errors import ConfigurationError
@@ -26,6 +26,7 @@ PROJECT_TYPES: dict[Product, str] = {
     "Snyk IaC": "iac",
     "Snyk Open Source": "sbom",
 }
+# DuckDB's file has one writer at a time; PostgreSQL takes loads while servers run.
 SERVER_RUNNING = (
     "{path} is in use, most likely by a running server on this data directory. "
     "The database file has one writer at a time: stop the server, run "
@@ -33,26 +34,20 @@ SERVER_RUNNING = (
 )
 
 
-def _open(args: argparse.Namespace) -> DuckDBBackend:
+def _open(args: argparse.Namespace) -> Backend:
+    """The backend the settings name; PostgreSQL's may be shared with servers."""
     from snyk_export.server import open_backend
 
     settings = load_settings({"data_dir": args.data_dir})
     try:
-        backend = open_backend(settings)
+        return open_backend(settings)
     except ConfigurationError as exc:
-        if "cannot open" not in str(exc):
+        if settings.uses_postgres or "cannot open" not in str(exc):
             raise
         message = SERVER_RUNNING.format(
             path=settings.database_path, command=args.command
         )
         raise ConfigurationError(message) from exc
-    if not isinstance(backend, DuckDBBackend):
-        backend.close()
-        raise ConfigurationError(
-            f"`snyk-export {args.command}` writes to the embedded DuckDB database; "
-            "the configured database_url names another engine"
-        )
-    return backend
 
 
 def cmd_load(args: argparse.Namespace) -> int:

@@ -22,16 +22,16 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
-from snyk_export.backends.duckdb import DuckDBBackend
+from snyk_export.backends.base import Backend
 from snyk_export.catalog import datasets
 from snyk_export.demo_data import arrow_schema
 from snyk_export.ingest.findings import Finding, stable_id
 from snyk_export.ingest.loader import LoadReport, upsert
 from snyk_export.ingest.projects import ScanProject
 from snyk_export.ingest.sources import registered_source
+from snyk_export.ingest.targets import LoadTransaction, begin_load
 
 logger = logging.getLogger(__name__)
 
@@ -125,13 +125,9 @@ def _lifecycle_columns(state: Lifecycle, at: dt.datetime) -> dict[str, Any]:
 
 
 def _stored_rows(
-    cursor: duckdb.DuckDBPyConnection, project_id: str, names: list[str]
+    load: LoadTransaction, project_id: str, names: list[str]
 ) -> dict[tuple[str, str | None], dict[str, Any]]:
-    selected = ", ".join(f'"{name}"' for name in names)
-    relation = cursor.execute(
-        f'SELECT {selected} FROM "issues" WHERE "PROJECT_PUBLIC_ID" = ?', [project_id]
-    )
-    rows = [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+    rows = load.stored_rows("PROJECT_PUBLIC_ID", project_id, names)
     return {(row["PROBLEM_ID"], row["ASSET_FINDING_ID"]): row for row in rows}
 
 
@@ -173,12 +169,16 @@ def _lifecycle(row: dict[str, Any]) -> Lifecycle:
 
 
 def import_scan(
-    backend: DuckDBBackend,
+    backend: Backend,
     findings: list[Finding],
     project: ScanProject,
     scanned_at: dt.datetime,
 ) -> LoadReport:
-    """Apply one scan of ``project`` to the issues dataset, in one transaction."""
+    """Apply one scan of ``project`` to the issues dataset, in one transaction.
+
+    The stored issues are read and rewritten in the same load transaction, so
+    on PostgreSQL two imports into one dataset apply one after the other.
+    """
     at = scanned_at.astimezone(dt.UTC).replace(tzinfo=None)
     at = at.replace(microsecond=at.microsecond // 1000 * 1000)
     names = [
@@ -191,15 +191,16 @@ def import_scan(
     schema = pa.schema([arrow_schema("issues").field(name) for name in names])
     label = f"scan of {project.name}"
 
-    with backend.transaction() as cursor:
-        stored = _stored_rows(cursor, project.id, names)
+    issues = datasets()["issues"]
+    with begin_load(backend, issues) as load:
+        stored = _stored_rows(load, project.id, names)
         rows = scan_rows(findings, project, stored, at)
         table = pa.Table.from_pylist(rows, schema=schema)
         relation = "__scan_" + stable_id(label, str(at)).replace("-", "")
-        cursor.register(relation, table)
-        source = registered_source(cursor, label, relation)
-        report = upsert(cursor, datasets()["issues"], source, at)
-        cursor.unregister(relation)
+        load.reader.register(relation, table)
+        source = registered_source(load.reader, label, relation)
+        report = upsert(load, issues, source, at)
+        load.reader.unregister(relation)
     logger.info(
         "Imported %s",
         report.summary(),

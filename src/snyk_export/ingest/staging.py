@@ -20,6 +20,7 @@ from snyk_export.ingest.sources import Source
 # tells them apart where present (spec/datasets.json, natural_key note), so it
 # is part of the key but may be empty, and empty matches empty.
 NULLABLE_KEY_COLUMNS = frozenset({"ASSET_FINDING_ID"})
+UPDATED_AT = "UPDATED_AT"
 PROBLEM_MARK = "snyk-export-load-problem"
 PROBLEM = re.compile(PROBLEM_MARK + r"\|(\d+)\|([A-Z0-9_]+)\|(.*)")
 UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -121,3 +122,17 @@ def checked_sql(dataset: Dataset, source: Source, relation: str) -> str:
         f"IS NULL THEN TRUE ELSE error(concat('{PROBLEM_MARK}|', __record, '|', "
         "__problem)) END"
     )
+
+
+def compared_columns(dataset: Dataset, columns: tuple[str, ...]) -> list[str]:
+    """The columns whose values tell a changed row: all but the key and UPDATED_AT."""
+    keys = dataset.order_by
+    return [c for c in columns if c != UPDATED_AT and c not in keys]
+
+
+def hashes_sql(dataset: Dataset, columns: tuple[str, ...], alias: str) -> str:
+    """``key_hash`` and ``value_hash`` of the rows of ``alias``."""
+    keys = ", ".join(f"{alias}.{quote_identifier(k)}" for k in dataset.order_by)
+    compared = compared_columns(dataset, columns)
+    values = ", ".join(f"{alias}.{quote_identifier(c)}" for c in compared) or "NULL"
+    return f"hash({keys}) AS key_hash, hash({values}) AS value_hash"
