@@ -20,6 +20,39 @@ from s3server import S3Server
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Leave out the production case of tests marked ``embedded_only``."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        layout = callspec.params.get("server_factory") if callspec else None
+        if layout == "production" and item.get_closest_marker("embedded_only"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def production_state(
+    request: pytest.FixtureRequest, stack: contextlib.ExitStack
+) -> Production:
+    """A PostgreSQL schema and an S3 bucket of their own, until ``stack`` closes;
+    the AWS settings of the process point at the test S3 server meanwhile."""
+    server_url = request.getfixturevalue("postgres_server")
+    s3: S3Server = request.getfixturevalue("s3_server")
+    patch = stack.enter_context(pytest.MonkeyPatch.context())
+    for name, value in s3.environment().items():
+        patch.setenv(name, value)
+    return Production(
+        database_url=stack.enter_context(fresh_schema(server_url)),
+        storage_url=f"s3://{s3.create_bucket()}/exports",
+    )
+
+
 @pytest.fixture(scope="session", params=["embedded", "production"])
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -33,15 +66,7 @@ def live(
     with contextlib.ExitStack() as stack:
         production = None
         if request.param == "production":
-            server_url = request.getfixturevalue("postgres_server")
-            s3: S3Server = request.getfixturevalue("s3_server")
-            patch = stack.enter_context(pytest.MonkeyPatch.context())
-            for name, value in s3.environment().items():
-                patch.setenv(name, value)
-            production = Production(
-                database_url=stack.enter_context(fresh_schema(server_url)),
-                storage_url=f"s3://{s3.create_bucket()}/live",
-            )
+            production = production_state(request, stack)
         server = start_live_server(
             tmp_path_factory.mktemp(f"live-{request.param}"),
             production=production,
@@ -53,20 +78,28 @@ def live(
         server.stop()
 
 
-@pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Any]:
-    """Start servers with particular settings; stopped after the test."""
+@pytest.fixture(params=["embedded", "production"])
+def server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Start servers with particular settings, in each layout; stopped after.
+
+    A test that only makes sense in one layout says so with
+    ``@pytest.mark.embedded_only("why")``; its production case is deselected.
+    """
     started: list[LiveServer] = []
+    with contextlib.ExitStack() as stack:
 
-    def start(**overrides: Any) -> LiveServer:
-        directory = tmp_path / f"server{len(started)}"
-        server = start_live_server(directory, **overrides)
-        started.append(server)
-        return server
+        def start(**overrides: Any) -> LiveServer:
+            production = None
+            if request.param == "production":
+                production = production_state(request, stack)
+            directory = tmp_path / f"server{len(started)}"
+            server = start_live_server(directory, production=production, **overrides)
+            started.append(server)
+            return server
 
-    yield start
-    for server in started:
-        server.stop()
+        yield start
+        for server in started:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -22,11 +22,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import psutil
 import pytest
 
-from liveserver import LiveServer, Production
+from liveserver import LiveServer
 
 LONG = os.environ.get("SNYK_EXPORT_LONG_TESTS") == "1"
 CLIENTS, SECONDS = (50, 60.0) if LONG else (8, 6.0)
@@ -48,19 +49,10 @@ def _bench_module(name: str) -> ModuleType:
 load_test = _bench_module("load_test")
 
 
-@pytest.fixture(params=["embedded", "production"])
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    """A server of its own, limits off, in one configuration or the other."""
-    production = None
-    if request.param == "production":
-        # Asked for before server_factory, so torn down after the server stops.
-        database_url = request.getfixturevalue("postgres_url")
-        bucket = request.getfixturevalue("s3_bucket")
-        production = Production(database_url, bucket.url("load"))
-    start = request.getfixturevalue("server_factory")
-    server: LiveServer = start(
-        production=production, export_post_limit="none", request_limit="none"
-    )
+@pytest.fixture
+def server(server_factory: Any) -> LiveServer:
+    """A server of its own, limits off, in each layout (see server_factory)."""
+    server: LiveServer = server_factory(export_post_limit="none", request_limit="none")
     return server
 
 

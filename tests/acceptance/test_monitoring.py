@@ -104,6 +104,7 @@ def test_health_lives_outside_the_api_base_path(server_factory: ServerFactory) -
     validate_error_document(response.json())
 
 
+@pytest.mark.embedded_only("swaps in a DuckDB backend whose ping can be made to fail")
 def test_readiness_fails_with_an_error_document_while_the_database_is_down(
     switchable_server: LiveServer,
 ) -> None:
