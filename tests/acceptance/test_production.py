@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -257,6 +258,18 @@ def test_replicas_and_workers_finish_every_export_once_despite_a_killed_worker(
     assert not backend._fetchall(
         "SELECT id FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
     )
+    # The surviving worker reports what it did, and that it is ready.
+    assert httpx.get(workers[1].origin + "/readyz").status_code == 200
+    scraped = httpx.get(workers[1].origin + "/metrics").text
+    finished_here = re.search(
+        r'^snyk_export_exports_total\{dataset="issues",status="FINISHED"\} (\S+)$',
+        scraped,
+        re.M,
+    )
+    assert finished_here is not None
+    assert float(finished_here.group(1)) >= 1
+    assert re.search(r'^snyk_export_exports\{status="FINISHED"\} 50\.0$', scraped, re.M)
+
     # SIGTERM stops every process cleanly; uvicorn re-raises it once shut down.
     for process in apis + workers[1:]:
         process.popen.terminate()
