@@ -19,6 +19,8 @@ from snyk_export.filters import is_absent, parse_filters, require_date_filter
 DEFAULT_URL_EXPIRATION_SECONDS = 3600
 _TYPE = re.compile(r"^[a-z][a-z0-9]*(_[a-z][a-z0-9]*)*$")
 _ATTRIBUTES = "/data/attributes"
+# A \uD800 to \uDFFF escape: the only way a JSON text can carry a surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,24 @@ def decode_body(body: bytes) -> dict[str, Any]:
         document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequest("request body is not valid JSON", pointer="") from None
+    if _SURROGATE_ESCAPE.search(body) and _has_unpaired_surrogate(document):
+        # RFC 8259 §8.2: such a string is no Unicode text; it could be neither
+        # stored nor echoed in an error detail.
+        raise BadRequest(
+            "request body is not valid JSON: unpaired surrogate in a string",
+            pointer="",
+        )
     if not isinstance(document, dict):
         raise BadRequest("request body must be a JSON object", pointer="")
     return document
+
+
+def _has_unpaired_surrogate(document: object) -> bool:
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return True
+    return False
 
 
 def _reject_constant(name: str) -> None:

@@ -142,6 +142,23 @@ class PayloadTooLarge(ApiError):
     code = "SNYK-OPENAPI-0006"
     title = "Request entity too large"
 
+    def __init__(
+        self,
+        detail: str,
+        *,
+        pointer: str | None = None,
+        parameter: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        # Closing is what stops the upload: a server keeping the connection
+        # alive reads, and throws away, the rest of a body of any size.
+        super().__init__(
+            detail,
+            pointer=pointer,
+            parameter=parameter,
+            headers={**(headers or {}), "connection": "close"},
+        )
+
 
 class UnsupportedMediaType(ApiError):
     """The request body is not JSON."""

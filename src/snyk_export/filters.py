@@ -73,7 +73,8 @@ def _offset(zone: str | None) -> dt.tzinfo:
 def format_instant(moment: dt.datetime) -> str:
     """Format an instant as RFC 3339 UTC with exactly three fractional digits."""
     utc = moment.astimezone(dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat, unlike strftime("%Y"), writes years before 1000 with four digits.
+    return utc.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def parse_instant(text: str) -> dt.datetime:
@@ -179,13 +180,24 @@ def _parse_enum(spec: FilterSpec, value: object, pointer: str) -> str:
 
 
 def _parse_string_list(value: object, pointer: str) -> list[str]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list):
+    if isinstance(value, str):
+        return [_filter_string(value, pointer)]
+    if not isinstance(value, list):
         raise BadRequest("expected an array of strings", pointer=pointer)
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise BadRequest("expected a string", pointer=f"{pointer}/{index}")
-    return items
+    return [
+        _filter_string(item, f"{pointer}/{index}") for index, item in enumerate(value)
+    ]
+
+
+def _filter_string(item: object, pointer: str) -> str:
+    if not isinstance(item, str):
+        raise BadRequest("expected a string", pointer=pointer)
+    if "\x00" in item:
+        # PostgreSQL can store NUL neither in text nor in the job's JSONB.
+        raise BadRequest(
+            "filter values must not contain NUL characters", pointer=pointer
+        )
+    return item
 
 
 def _parse_uuid(text: str, pointer: str) -> str:

@@ -134,6 +134,29 @@ def test_decode_body_answers_400_to_an_enormous_integer() -> None:
         decode_body(b'{"a": ' + b"1" * 10_000 + b"}")
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": "\\ud800"}',
+        b'{"a": ["x\\uDFFFy"]}',
+        b'{"\\udc00": 1}',
+        b'{"a": "\\ude00\\ud83d"}',
+    ],
+)
+def test_decode_body_refuses_unpaired_surrogates(raw: bytes) -> None:
+    # Such a string can be neither stored nor echoed in an error as UTF-8.
+    with pytest.raises(BadRequest) as caught:
+        decode_body(raw)
+
+    assert caught.value.pointer == ""
+    assert caught.value.code == "SNYK-OPENAPI-0001"
+
+
+def test_decode_body_reads_paired_surrogate_escapes_and_escaped_backslashes() -> None:
+    assert decode_body(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+    assert decode_body(b'{"a": "\\\\ud800"}') == {"a": "\\ud800"}
+
+
 # Envelope (§6.3)
 
 

@@ -53,6 +53,11 @@ def test_throttled_errors_carry_a_whole_second_retry_after_of_at_least_one() -> 
     }
 
 
+def test_payload_too_large_closes_the_connection() -> None:
+    # Otherwise the server goes on reading the oversized body to its end.
+    assert errors.PayloadTooLarge("x").headers == {"connection": "close"}
+
+
 def test_codes_follow_the_snyk_error_catalog_table() -> None:
     table = {
         errors.BadRequest: (400, "SNYK-OPENAPI-0001"),

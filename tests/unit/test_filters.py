@@ -169,6 +169,23 @@ def test_a_string_list_of_the_wrong_type_is_400(value: object) -> None:
     assert_bad_request(rejection({"Project_Type": value}), at("Project_Type"))
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "index"),
+    [
+        ("product_name", ["Snyk Code", "a\x00b"], 1),
+        ("project_tags", "key:\x00", None),
+        ("environment", ["\x00"], 0),
+    ],
+)
+def test_a_string_value_with_a_nul_is_400_pointing_to_it(
+    name: str, value: object, index: int | None
+) -> None:
+    # PostgreSQL cannot store NUL, so no engine may be asked to match it.
+    error = rejection({name: value})
+
+    assert_bad_request(error, at(name) if index is None else at(name, index))
+
+
 # uuid_list
 
 
@@ -386,6 +403,17 @@ def test_format_instant_converts_to_utc_and_truncates() -> None:
     moment = dt.datetime(2026, 2, 12, 15, 9, 42, 693999, tzinfo=offset)
 
     assert format_instant(moment) == "2026-02-12T20:09:42.693Z"
+
+
+@pytest.mark.parametrize("year", [1, 9, 999, 9999])
+def test_instants_of_any_year_round_trip_with_four_digit_years(year: int) -> None:
+    moment = dt.datetime(year, 3, 4, 5, 6, 7, 8000, tzinfo=dt.UTC)
+
+    text = format_instant(moment)
+
+    assert text == f"{year:04d}-03-04T05:06:07.008Z"
+    assert parse_instant(text) == moment
+    assert parse_date_time(text, "/p") == moment
 
 
 # Required date filter
