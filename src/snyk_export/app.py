@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as AsgiScope
 
@@ -509,7 +509,9 @@ def build_app(surface: Surface) -> ASGIApp:
         Route("/openapi/{version}", handlers.openapi_document, methods=["GET"]),
     ]
     routes = [
-        Mount(surface.base_path, routes=api_routes),
+        # No redirects for a trailing slash: it is another path, answered
+        # with the JSON:API 404 like any unknown one.
+        Mount(surface.base_path, app=Router(api_routes, redirect_slashes=False)),
         Route("/dl/{export_id}/{name}", handlers.download, methods=["GET"]),
         *health_routes(surface.readiness_checks, surface.metrics),
     ]
@@ -521,6 +523,7 @@ def build_app(surface: Surface) -> ASGIApp:
             Exception: _unexpected,
         },
     )
+    app.router.redirect_slashes = False
     app.state.surface = surface
     if surface.metrics is None:
         return RequestIdMiddleware(app)

@@ -104,6 +104,12 @@ class PartSplitter:
             if self._rows >= self.limits.max_rows or position < count:
                 self._close()
 
+    def abort(self) -> None:
+        """Give up the part being written, releasing what it holds."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.abort()
+
     def finish(self, empty_file: bool) -> list[Part]:
         """Close the last part; an empty export gets one header-only part if asked."""
         if not self.parts and self._writer is None and empty_file:
@@ -150,5 +156,6 @@ def split_records(
         pending.put(None)
         writer.join()
     if failure:
-        raise failure[0]
+        splitter.abort()
+        raise failure.pop()
     return splitter.finish(empty_file)

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 
 from snyk_export.backends.base import Backend
+from snyk_export.errors import ConfigurationError
 from snyk_export.executor import ExportExecutor, Outcome, Sweeper
 from snyk_export.jobs import Status
 
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 # How long a job waits before it is tried again after its run could not even
 # read or write the job record (the database was away).
 REQUEUE_DELAY_SECONDS = 2.0
+# How often the runner renews its claim on the database (see claim_job_runner).
+CLAIM_CHECK_SECONDS = 2.0
 
 
 class ThreadRunner:
@@ -53,6 +56,7 @@ class ThreadRunner:
         for index in range(self.workers):
             self._spawn(self._work, f"export-worker-{index}")
         self._spawn(self._sweep_forever, "export-sweeper")
+        self._spawn(self._keep_claim_forever, "runner-claim")
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -97,6 +101,25 @@ class ThreadRunner:
                 continue
             if outcome is Outcome.RETRY:
                 self.submit(export_id)
+
+    def _keep_claim_forever(self) -> None:
+        """Take the database's claim back after an outage, or stop if it is lost."""
+        while not self._stopping.wait(CLAIM_CHECK_SECONDS):
+            try:
+                self.backend.claim_job_runner()
+            except ConfigurationError:
+                logger.critical(
+                    "Another process took over the export jobs of this database; "
+                    "this server stops running jobs",
+                    extra={"action": "runner_claim_lost"},
+                )
+                self._stopping.set()
+            except Exception:
+                logger.warning(
+                    "Could not renew the job runner's claim; retrying",
+                    exc_info=True,
+                    extra={"action": "runner_claim_error"},
+                )
 
     def _sweep_forever(self) -> None:
         while not self._stopping.wait(self.sweep_interval_seconds):

@@ -30,6 +30,10 @@ class MemoryPart:
         assert not self.closed
         self.chunks.append(bytes(data))
 
+    def abort(self) -> None:
+        self.closed = True
+        self.aborted = True
+
     def close(self, row_count: int) -> Part:
         assert not self.closed
         self.closed = True

@@ -59,6 +59,7 @@ def _configure(connection: Connection) -> None:
 
 
 RUNNER_LOCK = "snyk-export/job-runner"
+POOL_TIMEOUT_SECONDS = 3.0
 LOAD_LOCK = "snyk-export/load/"
 
 
@@ -83,10 +84,13 @@ class PostgresBackend(SqlStore):
             url,
             min_size=1,
             max_size=max_connections,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "connect_timeout": 5},
             configure=_configure,
             name="snyk-export",
             open=True,
+            # A request waits this long for a connection before its 503, so an
+            # outage answers quickly instead of holding threads.
+            timeout=POOL_TIMEOUT_SECONDS,
         )
 
     @contextlib.contextmanager
@@ -115,14 +119,26 @@ class PostgresBackend(SqlStore):
             postgres_schema.migrate(connection)
 
     def claim_job_runner(self) -> None:
-        """Be the one process that runs export jobs on this database.
+        """Be, and stay, the one process that runs export jobs on this database.
 
         The thread runner takes over every job left STARTED when it starts,
         which is only right if no other process is running jobs. A session-level
         advisory lock, held on a dedicated connection until :meth:`close`, makes
-        a second ``serve`` on the same database refuse to start instead.
+        a second ``serve`` on the same database refuse to start instead. The
+        lock dies with its connection (a database restart, a network cut), so
+        the runner calls this again periodically to take it back.
         """
-        connection = psycopg.connect(self._url, autocommit=True)
+        if self._runner_lock is not None:
+            try:
+                self._runner_lock.execute("SELECT 1")
+                return
+            except psycopg.Error:
+                self._runner_lock.close()
+                self._runner_lock = None
+        try:
+            connection = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            raise Unavailable("the database is unreachable") from exc
         locked = connection.execute(
             "SELECT pg_try_advisory_lock(hashtextextended(%s || current_schema(), 0))",
             [RUNNER_LOCK],

@@ -23,6 +23,10 @@ class PartWriter(Protocol):
         """Make the file durable and describe it; ``row_count`` excludes the header."""
         ...
 
+    def abort(self) -> None:
+        """Give the file up after a failure, releasing its handle and space."""
+        ...
+
 
 class ResultStorage(Protocol):
     """Stores the parts of exports and hands out links to them."""

@@ -37,6 +37,10 @@ class LocalPartWriter:
             self._file.close()
         return Part(self.name, self._size, row_count, self._hash.hexdigest())
 
+    def abort(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
 
 def _fsync_directory(directory: Path) -> None:
     descriptor = os.open(directory, os.O_RDONLY)
