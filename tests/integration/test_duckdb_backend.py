@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from pathlib import Path
 
 import pytest
 
+from jobrecords import NOW, pending
 from snyk_export.backends.base import Credential, Group, Org, RoleBinding
 from snyk_export.backends.duckdb import DuckDBBackend
-from snyk_export.definition import ExportDefinition
 from snyk_export.demo_data import DemoSizes, build_tenant, generate
 from snyk_export.executor import ExportExecutor, Sweeper
-from snyk_export.jobs import Export, Part, Status
+from snyk_export.jobs import Export, Status
 from snyk_export.parts import PartLimits
 from snyk_export.signing import SigningKeys
 from snyk_export.storage.local import LocalStorage
-
-NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-EVER = {"updated": {"from": "2000-01-01T00:00:00.000Z", "to": None}}
 
 
 @pytest.fixture
@@ -27,26 +23,6 @@ def backend(tmp_path: Path) -> DuckDBBackend:
     db = DuckDBBackend(tmp_path / "db.duckdb")
     db.migrate()
     return db
-
-
-def definition(scope_id: str, **overrides: object) -> ExportDefinition:
-    fields: dict[str, object] = {
-        "scope": "group",
-        "scope_id": scope_id,
-        "dataset": "issues",
-        "columns": ("PROBLEM_ID",),
-        "filters": EVER,
-    }
-    fields.update(overrides)
-    return ExportDefinition(**fields)  # type: ignore[arg-type]
-
-
-def pending(
-    scope_id: str, created: dt.datetime = NOW, credential: str = "c1"
-) -> Export:
-    return Export(
-        str(uuid.uuid4()), definition(scope_id), Status.PENDING, created, credential
-    )
 
 
 def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
@@ -67,26 +43,6 @@ def test_state_survives_reopening_the_file(tmp_path: Path) -> None:
     assert second.find_credential("hash-1") == credential
     assert [e.status for e in second.list_exports()] == [Status.PENDING]
     second.close()
-
-
-def test_replace_is_a_compare_and_set_on_status_and_attempt(
-    backend: DuckDBBackend,
-) -> None:
-    export = pending("g1")
-    backend.insert_export(export)
-    started = export.start(NOW)
-    assert backend.replace_export(started, export)
-    assert not backend.replace_export(started, export)
-    restarted = started.restart(NOW)
-    assert backend.replace_export(restarted, started)
-    stale = started.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
-    assert not backend.replace_export(stale, started), "a replaced run cannot finish"
-    finished = restarted.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
-    assert backend.replace_export(finished, restarted)
-    stored = backend.get_export(export.id)
-    assert stored == finished
-    assert stored is not None
-    assert stored.row_count == 1
 
 
 def test_creation_limit_counts_per_credential_and_scope(backend: DuckDBBackend) -> None:

@@ -19,22 +19,20 @@ from typing import Any
 import psycopg
 import pytest
 
-from snyk_export.backends.base import Backend, Credential, Group, Org, RoleBinding
+from jobrecords import NOW, definition, pending, records_of
+from snyk_export.backends.base import Credential, Group, Org, RoleBinding
 from snyk_export.backends.postgres import PostgresBackend
 from snyk_export.backends.postgres_schema import MIGRATIONS
 from snyk_export.catalog import datasets
-from snyk_export.definition import ExportDefinition
 from snyk_export.demo_data import DemoSizes, build_tenant, generate
 from snyk_export.errors import ConfigurationError, Throttled
 from snyk_export.executor import ExportExecutor
-from snyk_export.jobs import Export, Part, Status
+from snyk_export.jobs import Export, Status
 from snyk_export.parts import PartLimits
 from snyk_export.ratelimit import SharedWindowLimiter
 from snyk_export.signing import SigningKeys
 from snyk_export.storage.local import LocalStorage
 
-NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-EVER = {"updated": {"from": "2000-01-01T00:00:00.000Z", "to": None}}
 SIZES = DemoSizes(issues=600, usage=200, pr_checks=150, projects=40, integrations=4)
 
 
@@ -44,32 +42,6 @@ def backend(postgres_url: str) -> Iterator[PostgresBackend]:
     db.migrate()
     yield db
     db.close()
-
-
-def definition(scope_id: str, **overrides: object) -> ExportDefinition:
-    fields: dict[str, object] = {
-        "scope": "group",
-        "scope_id": scope_id,
-        "dataset": "issues",
-        "columns": ("PROBLEM_ID",),
-        "filters": EVER,
-    }
-    fields.update(overrides)
-    return ExportDefinition(**fields)  # type: ignore[arg-type]
-
-
-def pending(
-    scope_id: str, created: dt.datetime = NOW, credential: str = "c1"
-) -> Export:
-    return Export(
-        str(uuid.uuid4()), definition(scope_id), Status.PENDING, created, credential
-    )
-
-
-def records_of(backend: Backend, export: Export, batch_rows: int = 97) -> list[str]:
-    return [
-        r.as_py() for batch in backend.stream_export(export, batch_rows) for r in batch
-    ]
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -185,31 +157,6 @@ def test_revoking_works_once(backend: PostgresBackend) -> None:
     assert revoked is not None
     assert revoked.revoked_at == NOW
     assert not revoked.usable(NOW)
-
-
-def test_replace_is_a_compare_and_set_on_status_and_attempt(
-    backend: PostgresBackend,
-) -> None:
-    export = pending("g1")
-    backend.insert_export(export)
-    started = export.start(NOW)
-    assert backend.replace_export(started, export)
-    assert not backend.replace_export(started, export)
-    restarted = started.restart(NOW)
-    assert backend.replace_export(restarted, started)
-    stale = started.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
-    assert not backend.replace_export(stale, started), "a replaced run cannot finish"
-    finished = restarted.finish(NOW, (Part("data_0_0_0.csv", 10, 1, "ab"),))
-    assert backend.replace_export(finished, restarted)
-    stored = backend.get_export(export.id)
-    assert stored == finished
-    assert stored is not None
-    assert stored.row_count == 1
-    assert backend.list_exports(Status.FINISHED) == [finished]
-    assert backend.list_exports(Status.PENDING) == []
-
-    backend.delete_export(export.id)
-    assert backend.get_export(export.id) is None
 
 
 def test_a_second_job_runner_on_one_database_is_refused(

@@ -17,16 +17,13 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from snyk_export.backends.base import Backend
+from jobrecords import EVER, NOW, definition, records_of
 from snyk_export.backends.duckdb import DuckDBBackend
 from snyk_export.backends.postgres import PostgresBackend
 from snyk_export.catalog import datasets
-from snyk_export.definition import ExportDefinition
 from snyk_export.demo_data import DemoSizes, build_tenant, generate
 from snyk_export.jobs import Export, Status
 
-NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-EVER = {"updated": {"from": "2000-01-01T00:00:00.000Z", "to": None}}
 SIZES = DemoSizes(issues=600, usage=200, pr_checks=150, projects=40, integrations=4)
 
 
@@ -36,22 +33,6 @@ def backend(postgres_url: str) -> Iterator[PostgresBackend]:
     db.migrate()
     yield db
     db.close()
-
-
-def definition(scope_id: str, **overrides: object) -> ExportDefinition:
-    fields: dict[str, object] = {
-        "scope": "group",
-        "scope_id": scope_id,
-        "dataset": "issues",
-        "columns": ("PROBLEM_ID",),
-        "filters": EVER,
-    }
-    fields.update(overrides)
-    return ExportDefinition(**fields)  # type: ignore[arg-type]
-
-
-def records_of(backend: Backend, export: Export) -> list[str]:
-    return [r.as_py() for batch in backend.stream_export(export, 97) for r in batch]
 
 
 @pytest.fixture
